@@ -1,0 +1,495 @@
+"""``CompiledModel``, ``InferRequest`` and ``AsyncInferQueue``, with OpenVINO's names and semantics."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from arrayrt.errors import ArrayrtError, InferenceInputError
+from arrayrt.ir.graph import Output
+from arrayrt.ir.model import Model, clone_model
+from arrayrt.ir.types import Type
+from arrayrt.runtime.results import InferResults, make_by_name
+from arrayrt.runtime.tensor import Tensor
+
+
+@dataclass
+class ProfilingInfo:
+    """One row of ``InferRequest.get_profiling_info()``; times are ``datetime.timedelta``-free
+    seconds in ``real_time`` (and ``cpu_time``, equal on synchronous backends)."""
+
+    node_name: str
+    node_type: str
+    exec_type: str
+    status: str
+    real_time: float
+    cpu_time: float
+
+
+class _InputSpec:
+    __slots__ = ("name", "names", "element_type", "dtype", "pshape", "static", "index", "port")
+
+    def __init__(self, index: int, port: Output):
+        self.index = index
+        self.port = port
+        self.names = port.get_names()
+        self.name = min(self.names) if self.names else port.node.friendly_name
+        self.element_type = port.get_element_type()
+        self.dtype = self.element_type.to_dtype() if self.element_type.is_static else None
+        self.pshape = port.get_partial_shape()
+        self.static = self.pshape.to_shape() if self.pshape.is_static else None
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` as an array of the input's dtype, or raise naming what is wrong."""
+        if isinstance(value, Tensor):
+            value = value.data
+        if not hasattr(value, "dtype") or not hasattr(value, "shape"):
+            try:
+                value = np.asarray(value)
+            except (ValueError, TypeError) as exc:
+                raise InferenceInputError(f"input '{self.name}': cannot make an array: {exc}") from None
+        dt = value.dtype
+        if self.dtype is not None and dt != self.dtype:
+            value = self._convert(value)
+        shape = tuple(value.shape)
+        if self.static is not None:
+            if shape != self.static:
+                raise InferenceInputError(
+                    f"input '{self.name}': expected shape {list(self.static)}, got {list(shape)}")
+        elif not self.pshape.accepts(shape):
+            raise InferenceInputError(f"input '{self.name}': expected shape {self.pshape}, got {list(shape)}")
+        return value
+
+    def _convert(self, value: Any) -> Any:
+        src = np.dtype(value.dtype) if isinstance(value, np.ndarray) else None
+        if src is None:
+            try:
+                src = np.dtype(value.dtype)
+            except TypeError:
+                raise InferenceInputError(
+                    f"input '{self.name}': expected element type {self.element_type}, "
+                    f"got {value.dtype}") from None
+        dst = self.dtype
+        ok = (src.kind == dst.kind or src.kind == "b" or (src.kind in "iu" and dst.kind in "iuf")
+              or (src.kind == "f" and dst.kind == "V") or (dst.kind == "V" and src.kind in "fiu")
+              or (src.kind == "V" and dst.kind == "f"))
+        if not ok:
+            raise InferenceInputError(
+                f"input '{self.name}': expected element type {self.element_type}, got {src} "
+                f"(converting {src.kind!r}-kind values to {self.element_type} would lose them)")
+        return np.asarray(value).astype(dst)
+
+
+class CompiledModel:
+    """A model compiled for one device; call it, or make infer requests from it."""
+
+    def __init__(self, model: Model, device: str, backend: Any, properties: dict[str, Any],
+                 runtime_model: Model | None = None):
+        self._model = model
+        self._device = device
+        self._backend = backend
+        self._properties = dict(properties)
+        self._plan = backend.compile(model, self._properties)
+        self._inputs = model.inputs
+        self._outputs = model.outputs
+        self._specs = [_InputSpec(i, p) for i, p in enumerate(self._inputs)]
+        self._spec_by_name: dict[str, _InputSpec] = {}
+        for s in self._specs:
+            for n in s.names:
+                self._spec_by_name[n] = s
+            self._spec_by_name.setdefault(s.port.node.friendly_name, s)
+        self._by_name = make_by_name(self._outputs)
+        self._default_request: InferRequest | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._runtime_model = runtime_model
+
+    # --- ports --------------------------------------------------------------------------------
+    @property
+    def inputs(self) -> list[Output]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[Output]:
+        return list(self._outputs)
+
+    def input(self, key: "int | str | None" = None) -> Output:
+        return self._model.input(key)
+
+    def output(self, key: "int | str | None" = None) -> Output:
+        return self._model.output(key)
+
+    # --- inference ----------------------------------------------------------------------------
+    def create_infer_request(self) -> "InferRequest":
+        return InferRequest(self)
+
+    def __call__(self, inputs: Any = None, share_inputs: bool = True, share_outputs: bool = False,
+                 **_: Any) -> InferResults:
+        if self._default_request is None:
+            self._default_request = self.create_infer_request()
+        return self._default_request.infer(inputs, share_inputs=share_inputs, share_outputs=share_outputs)
+
+    def infer_new_request(self, inputs: Any = None) -> InferResults:
+        return self.create_infer_request().infer(inputs)
+
+    def _arrays(self, inputs: Any, tensors: dict[int, Any]) -> list[Any]:
+        """Input values in parameter order, checked and converted, on the backend's device."""
+        specs = self._specs
+        n = len(specs)
+        values: list[Any] = [None] * n
+        if inputs is None:
+            pass
+        elif isinstance(inputs, Mapping):
+            for key, v in inputs.items():
+                values[self._spec_for(key).index] = v
+        elif isinstance(inputs, (list, tuple)):
+            if len(inputs) > n:
+                raise InferenceInputError(f"got {len(inputs)} inputs, the model has {n}")
+            for i, v in enumerate(inputs):
+                values[i] = v
+        else:
+            if n != 1:
+                raise InferenceInputError(
+                    f"a single input value was given but the model has {n} inputs "
+                    f"({[s.name for s in specs]}); pass a list or a dict")
+            values[0] = inputs
+        out = []
+        to_device = self._backend.to_device
+        for s, v in zip(specs, values):
+            if v is None:
+                v = tensors.get(s.index)
+                if v is None:
+                    raise InferenceInputError(f"input '{s.name}' was not given")
+            out.append(to_device(s.check(v)))
+        return out
+
+    def _spec_for(self, key: Any) -> _InputSpec:
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 0 <= key < len(self._specs):
+                raise InferenceInputError(f"input index {key} out of range: the model has {len(self._specs)} inputs")
+            return self._specs[key]
+        if isinstance(key, str):
+            spec = self._spec_by_name.get(key)
+            if spec is None:
+                raise InferenceInputError(
+                    f"the model has no input named '{key}'; inputs: {[s.name for s in self._specs]}")
+            return spec
+        if isinstance(key, Output):
+            for s in self._specs:
+                if s.port == key or (key.get_names() & s.names):
+                    return s
+            raise InferenceInputError(f"{key!r} is not an input of this model")
+        raise InferenceInputError(f"inputs are keyed by int, str or Output, not {type(key).__name__}")
+
+    def _run(self, arrays: list[Any]) -> list[Any]:
+        outs = self._plan(*arrays)
+        if self._properties.get("KEEP_ON_DEVICE"):
+            return [Tensor(o) for o in outs]
+        to_host = self._backend.to_host
+        return [to_host(o) for o in outs]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                workers = max(1, int(self.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="arrayrt")
+            return self._pool
+
+    # --- properties ---------------------------------------------------------------------------
+    def get_property(self, name: str) -> Any:
+        props = self._properties
+        if name == "SUPPORTED_PROPERTIES":
+            return {k: "RO" for k in sorted(set(props) | {"EXECUTION_DEVICES", "NETWORK_NAME"})}
+        if name == "EXECUTION_DEVICES":
+            return [self._device]
+        if name == "NETWORK_NAME":
+            return self._model.name
+        if name == "OPTIMAL_NUMBER_OF_INFER_REQUESTS":
+            return props.get(name, 1)
+        if name in props:
+            return props[name]
+        raise ArrayrtError(f"the compiled model has no property '{name}'; known: {sorted(props)}")
+
+    def set_property(self, properties: dict[str, Any]) -> None:
+        for k in properties:
+            if k not in ("PERF_COUNT",):
+                raise ArrayrtError(f"property '{k}' cannot be changed after compile")
+        self._properties.update(properties)
+
+    def get_runtime_model(self) -> Model:
+        """The executed graph: each node's ``rt_info`` holds ``layerType``, ``execType``,
+        ``runtimePrecision``, ``device`` and ``originalLayersNames``."""
+        if self._runtime_model is not None:
+            return self._runtime_model
+        rm = clone_model(self._model)
+        records = {r.node_name: r for r in self._plan.records}
+        for node in rm.get_ordered_ops():
+            rec = records.get(node.friendly_name)
+            prec = node.output(0).get_element_type() if node.get_output_size() else Type.dynamic
+            node.rt_info.update({
+                "layerType": node.type_name,
+                "execType": rec.exec_type if rec else node.type_name.lower(),
+                "runtimePrecision": str(prec),
+                "device": self._device,
+                "originalLayersNames": node.friendly_name,
+            })
+        self._runtime_model = rm
+        return rm
+
+    def release_memory(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<CompiledModel: '{self._model.name}' on {self._device}>"
+
+
+class InferRequest:
+    """One set of input/output tensors and a way to run them, sync or async."""
+
+    def __init__(self, compiled: CompiledModel):
+        self._compiled = compiled
+        self._tensors: dict[int, Any] = {}
+        self._results: InferResults | None = None
+        self._future: Future | None = None
+        self._callback: Callable[[Any], None] | None = None
+        self._callback_userdata: Any = None
+        self.userdata: Any = None
+        self._latency = 0.0
+        self._profile: list[ProfilingInfo] = []
+
+    # --- sync ---------------------------------------------------------------------------------
+    def infer(self, inputs: Any = None, share_inputs: bool = False, share_outputs: bool = False,
+              **_: Any) -> InferResults:
+        cm = self._compiled
+        arrays = cm._arrays(inputs, self._tensors)
+        start = time.perf_counter()
+        values = cm._run(arrays)
+        self._latency = time.perf_counter() - start
+        if cm._plan.profiled:
+            self._profile = [ProfilingInfo(r.node_name, r.node_type, r.exec_type, r.status,
+                                           r.real_time, r.real_time) for r in cm._plan.records]
+        self._results = InferResults(cm._outputs, values, cm._by_name)
+        return self._results
+
+    # --- async --------------------------------------------------------------------------------
+    def start_async(self, inputs: Any = None, userdata: Any = None, share_inputs: bool = False,
+                    **_: Any) -> None:
+        if self._future is not None and not self._future.done():
+            raise ArrayrtError("this infer request is busy; wait() for it first")
+        if userdata is not None:
+            self.userdata = userdata
+        if inputs is not None:  # bind now, so the caller may reuse its buffers after wait()
+            cm = self._compiled
+            arrays = cm._arrays(inputs, self._tensors)
+            self._future = cm._executor().submit(self._run_async, arrays)
+        else:
+            self._future = self._compiled._executor().submit(self._run_async, None)
+
+    def _run_async(self, arrays: list[Any] | None) -> None:
+        cm = self._compiled
+        try:
+            if arrays is None:
+                self.infer(None)
+            else:
+                start = time.perf_counter()
+                values = cm._run(arrays)
+                self._latency = time.perf_counter() - start
+                self._results = InferResults(cm._outputs, values, cm._by_name)
+        finally:
+            if self._callback is not None:
+                self._callback(self._callback_userdata)
+
+    def wait(self) -> None:
+        if self._future is not None:
+            self._future.result()
+
+    def wait_for(self, timeout_ms: int) -> bool:
+        if self._future is None:
+            return True
+        try:
+            self._future.result(timeout=max(timeout_ms, 0) / 1000.0)
+        except TimeoutError:
+            return False
+        return True
+
+    def set_callback(self, callback: Callable[[Any], None], userdata: Any = None) -> None:
+        self._callback = callback
+        self._callback_userdata = userdata
+
+    def cancel(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+
+    # --- tensors ------------------------------------------------------------------------------
+    def _input_index(self, key: Any) -> int | None:
+        try:
+            return self._compiled._spec_for(key).index
+        except InferenceInputError:
+            return None
+
+    def set_tensor(self, key: Any, tensor: Tensor) -> None:
+        i = self._input_index(key)
+        if i is None:
+            raise InferenceInputError(f"{key!r} is not an input of this model (only inputs can be set)")
+        self._tensors[i] = tensor
+
+    def set_tensors(self, tensors: Mapping[Any, Tensor]) -> None:
+        for k, t in tensors.items():
+            self.set_tensor(k, t)
+
+    def set_input_tensor(self, *args: Any) -> None:
+        if len(args) == 1:
+            self.set_tensor(0, args[0])
+        else:
+            self.set_tensor(int(args[0]), args[1])
+
+    def set_input_tensors(self, tensors: "Mapping[int, Tensor] | Sequence[Tensor]") -> None:
+        items = tensors.items() if isinstance(tensors, Mapping) else enumerate(tensors)
+        for i, t in items:
+            self.set_tensor(int(i), t)
+
+    def get_tensor(self, key: Any) -> Tensor:
+        i = self._input_index(key)
+        if i is not None and (not isinstance(key, Output) or key.node.type_name == "Parameter"):
+            t = self._tensors.get(i)
+            if t is None:
+                spec = self._compiled._specs[i]
+                shape = spec.static if spec.static is not None else tuple(
+                    d.min for d in spec.pshape.dims) if spec.pshape.rank_is_static else ()
+                t = Tensor(spec.element_type, shape)
+                self._tensors[i] = t
+            return t if isinstance(t, Tensor) else Tensor(t, shared_memory=True)
+        if self._results is None:
+            raise ArrayrtError("no inference has run yet on this request")
+        return Tensor(self._results[key], shared_memory=True)
+
+    def get_input_tensor(self, index: int = 0) -> Tensor:
+        return self.get_tensor(index)
+
+    def get_output_tensor(self, index: int = 0) -> Tensor:
+        if self._results is None:
+            raise ArrayrtError("no inference has run yet on this request")
+        return Tensor(self._results[index], shared_memory=True)
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        return [self.get_input_tensor(i) for i in range(len(self._compiled._specs))]
+
+    @property
+    def output_tensors(self) -> list[Tensor]:
+        return [self.get_output_tensor(i) for i in range(len(self._compiled._outputs))]
+
+    # --- results and info ---------------------------------------------------------------------
+    @property
+    def results(self) -> InferResults:
+        if self._results is None:
+            raise ArrayrtError("no inference has run yet on this request")
+        return self._results
+
+    @property
+    def latency(self) -> float:
+        """Milliseconds the last inference took."""
+        return self._latency * 1000.0
+
+    def get_profiling_info(self) -> list[ProfilingInfo]:
+        if not self._compiled._plan.profiled:
+            raise ArrayrtError("profiling is off: compile with {'PERF_COUNT': True}")
+        return list(self._profile)
+
+    @property
+    def profiling_info(self) -> list[ProfilingInfo]:
+        return self.get_profiling_info()
+
+    @property
+    def model_inputs(self) -> list[Output]:
+        return self._compiled.inputs
+
+    @property
+    def model_outputs(self) -> list[Output]:
+        return self._compiled.outputs
+
+    def get_compiled_model(self) -> CompiledModel:
+        return self._compiled
+
+
+class AsyncInferQueue:
+    """A pool of infer requests: ``start_async`` runs on the first idle one, ``set_callback`` sees
+    ``(request, userdata)`` for each completed job, ``wait_all`` waits for every job."""
+
+    def __init__(self, compiled: CompiledModel, jobs: int = 0):
+        n = jobs if jobs > 0 else int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._requests = [compiled.create_infer_request() for _ in range(max(1, n))]
+        self._idle: list[int] = list(range(len(self._requests)))
+        self._cond = threading.Condition()
+        self._callback: Callable[[InferRequest, Any], None] | None = None
+        self._userdata: list[Any] = [None] * len(self._requests)
+        self._errors: list[BaseException] = []
+        for i, r in enumerate(self._requests):
+            r.set_callback(self._done, i)
+
+    def _done(self, index: int) -> None:
+        try:
+            if self._callback is not None:
+                self._callback(self._requests[index], self._userdata[index])
+        except BaseException as exc:  # noqa: BLE001 - surfaced by wait_all
+            self._errors.append(exc)
+        finally:
+            with self._cond:
+                self._idle.append(index)
+                self._cond.notify_all()
+
+    def set_callback(self, callback: Callable[[InferRequest, Any], None]) -> None:
+        self._callback = callback
+
+    def start_async(self, inputs: Any = None, userdata: Any = None, share_inputs: bool = False) -> None:
+        with self._cond:
+            while not self._idle:
+                self._cond.wait()
+            i = self._idle.pop(0)
+        self._userdata[i] = userdata
+        try:
+            self._requests[i].start_async(inputs, userdata)
+        except BaseException:
+            with self._cond:
+                self._idle.append(i)
+                self._cond.notify_all()
+            raise
+
+    def is_ready(self) -> bool:
+        with self._cond:
+            return bool(self._idle)
+
+    def get_idle_request_id(self) -> int:
+        with self._cond:
+            while not self._idle:
+                self._cond.wait()
+            return self._idle[0]
+
+    def wait_all(self) -> None:
+        with self._cond:
+            while len(self._idle) < len(self._requests):
+                self._cond.wait()
+        for r in self._requests:
+            r.wait()
+        if self._errors:
+            err = self._errors[0]
+            self._errors.clear()
+            raise err
+
+    def __len__(self) -> int:
+        return len(self._requests)
+
+    def __getitem__(self, i: int) -> InferRequest:
+        return self._requests[i]
+
+    def __iter__(self):
+        return iter(self._requests)
+
+    @property
+    def userdata(self) -> list[Any]:
+        return list(self._userdata)

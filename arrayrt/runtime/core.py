@@ -1,0 +1,242 @@
+"""``Core``: devices, properties, reading and compiling models."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from arrayrt import backends
+from arrayrt.errors import ArrayrtError, DeviceError
+from arrayrt.ir.model import Model, clone_model
+from arrayrt.ir.types import Type
+from arrayrt.runtime.compiled_model import CompiledModel
+
+VERSION = "0.1.0"
+
+#: AUTO's default candidate order (OpenVINO leaves NPU out of the default list)
+AUTO_PRIORITY = ("GPU", "CPU")
+
+_PRECISIONS = ("f32", "f16", "bf16")
+
+
+@dataclass(frozen=True)
+class Version:
+    description: str
+    build_number: str
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, str):
+        if v.upper() in ("YES", "TRUE", "1", "ON"):
+            return True
+        if v.upper() in ("NO", "FALSE", "0", "OFF"):
+            return False
+        raise ValueError(f"expected YES/NO or true/false, got '{v}'")
+    return bool(v)
+
+
+def _hint(v: Any) -> str:
+    s = str(v).upper()
+    aliases = {"TPUT": "THROUGHPUT", "CTPUT": "CUMULATIVE_THROUGHPUT"}
+    s = aliases.get(s, s)
+    if s not in ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT", "NONE", "UNDEFINED"):
+        raise ValueError(f"expected LATENCY, THROUGHPUT or CUMULATIVE_THROUGHPUT, got '{v}'")
+    return s
+
+
+def _precision(v: Any) -> Type:
+    t = Type(str(v).lower()) if not isinstance(v, Type) else v
+    if t.name not in _PRECISIONS:
+        raise ValueError(f"expected one of {list(_PRECISIONS)}, got '{v}'")
+    return t
+
+
+def _mode(v: Any) -> str:
+    s = str(v).upper()
+    if s not in ("PERFORMANCE", "ACCURACY"):
+        raise ValueError(f"expected PERFORMANCE or ACCURACY, got '{v}'")
+    return s
+
+
+def _streams(v: Any) -> int:
+    if isinstance(v, str) and v.upper() in ("AUTO", "NUMA"):
+        return -1
+    n = int(v)
+    if n < -2:
+        raise ValueError(f"expected a stream count >= 1 or AUTO, got {v}")
+    return n
+
+
+#: read-write device properties: key -> (parser, default)
+RW_PROPERTIES: dict[str, tuple[Any, Any]] = {
+    "PERFORMANCE_HINT": (_hint, "LATENCY"),
+    "PERFORMANCE_HINT_NUM_REQUESTS": (int, 0),
+    "INFERENCE_PRECISION_HINT": (_precision, None),  # None: the backend's default
+    "EXECUTION_MODE_HINT": (_mode, "PERFORMANCE"),
+    "NUM_STREAMS": (_streams, 1),
+    "INFERENCE_NUM_THREADS": (int, 0),
+    "PERF_COUNT": (_bool, False),
+    "CACHE_DIR": (str, ""),
+    "ENABLE_MMAP": (_bool, True),
+    "ARRAY_BACKEND": (str, None),  # None: the device's default backend
+    "KEEP_ON_DEVICE": (_bool, False),
+}
+RO_PROPERTIES = ("AVAILABLE_DEVICES", "FULL_DEVICE_NAME", "SUPPORTED_PROPERTIES", "DEVICE_TYPE",
+                 "OPTIMIZATION_CAPABILITIES", "RANGE_FOR_STREAMS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+
+
+class Core:
+    """Entry point: ``Core().compile_model("model.xml", "CPU")``."""
+
+    def __init__(self):
+        self._props: dict[str, dict[str, Any]] = {}
+        self._global: dict[str, Any] = {}
+
+    # --- devices ------------------------------------------------------------------------------
+    @property
+    def available_devices(self) -> list[str]:
+        return list(backends.device_backends())
+
+    def get_available_devices(self) -> list[str]:
+        return self.available_devices
+
+    def _plugin(self, device: str) -> tuple[str, type]:
+        name = device.strip()
+        if not name:
+            raise DeviceError("empty device name")
+        base = name.split(".", 1)[0].upper()
+        if base == "VPU":
+            base = "NPU"
+        devs = backends.device_backends()
+        if base not in devs:
+            raise DeviceError(f"device '{device}' is not available; available devices: {list(devs)}")
+        return base, devs[base]
+
+    def get_versions(self, device_name: str) -> dict[str, Version]:
+        out = {}
+        for d in device_name.split(","):
+            base, cls = self._plugin(d)
+            out[base] = Version(f"arrayrt_{cls.name}_plugin", VERSION)
+        return out
+
+    # --- properties ---------------------------------------------------------------------------
+    def set_property(self, device_name: "str | Mapping[str, Any]", properties: Mapping | None = None) -> None:
+        if isinstance(device_name, Mapping):
+            for k, v in device_name.items():
+                self._check_key(k, "all devices")
+                self._global[k] = RW_PROPERTIES[k][0](v)
+            return
+        base, _ = self._plugin(device_name)
+        for k, v in (properties or {}).items():
+            self._props.setdefault(base, {})[k] = self._parse(k, v, base)
+
+    def _check_key(self, key: str, device: str) -> None:
+        if key not in RW_PROPERTIES:
+            if key in RO_PROPERTIES:
+                raise DeviceError(f"property '{key}' of {device} is read-only")
+            raise DeviceError(f"{device} has no property '{key}'; known: {sorted(RW_PROPERTIES)}")
+
+    def _parse(self, key: str, value: Any, device: str) -> Any:
+        self._check_key(key, device)
+        try:
+            return RW_PROPERTIES[key][0](value)
+        except (ValueError, TypeError, ArrayrtError) as exc:
+            raise DeviceError(f"{device}: property '{key}' has a bad value {value!r}: {exc}") from None
+
+    def _device_config(self, base: str, backend_cls: type, config: Mapping | None) -> dict[str, Any]:
+        props = {k: d for k, (_, d) in RW_PROPERTIES.items()}
+        props["INFERENCE_PRECISION_HINT"] = backend_cls.default_precision
+        props["ARRAY_BACKEND"] = backend_cls.name
+        props.update(self._global)
+        props.update(self._props.get(base, {}))
+        for k, v in (config or {}).items():
+            props[k] = self._parse(k, v, base)
+        if props["EXECUTION_MODE_HINT"] == "ACCURACY":
+            props["INFERENCE_PRECISION_HINT"] = Type.f32
+        streams = props["NUM_STREAMS"]
+        if streams <= 0 or ("NUM_STREAMS" not in (config or {}) and "NUM_STREAMS" not in self._props.get(base, {})):
+            if props["PERFORMANCE_HINT"] in ("THROUGHPUT", "CUMULATIVE_THROUGHPUT") or streams < 0:
+                streams = max(1, os.cpu_count() or 1)
+                if props["PERFORMANCE_HINT_NUM_REQUESTS"] > 0:
+                    streams = min(streams, props["PERFORMANCE_HINT_NUM_REQUESTS"])
+            else:
+                streams = max(streams, 1)
+        props["NUM_STREAMS"] = streams
+        props["OPTIMAL_NUMBER_OF_INFER_REQUESTS"] = streams
+        return props
+
+    def get_property(self, device_name: str, name: str) -> Any:
+        base, cls = self._plugin(device_name)
+        props = self._device_config(base, cls, None)
+        if name == "AVAILABLE_DEVICES":
+            return ["0"]
+        if name == "FULL_DEVICE_NAME":
+            return f"arrayrt {base} on {cls.name}"
+        if name == "DEVICE_TYPE":
+            return "integrated"
+        if name == "SUPPORTED_PROPERTIES":
+            out = {k: "RW" for k in RW_PROPERTIES}
+            out.update({k: "RO" for k in RO_PROPERTIES})
+            return out
+        if name == "OPTIMIZATION_CAPABILITIES":
+            return sorted(t.name.upper() for t in cls.dtypes if t.is_real and t.bitwidth >= 16)
+        if name == "RANGE_FOR_STREAMS":
+            return (1, max(1, os.cpu_count() or 1))
+        if name in props:
+            v = props[name]
+            return v.name if isinstance(v, Type) else v
+        raise DeviceError(f"{base} has no property '{name}'")
+
+    # --- models -------------------------------------------------------------------------------
+    def read_model(self, model: "str | os.PathLike | bytes", weights: "str | os.PathLike | bytes | None" = None,
+                   config: Mapping | None = None) -> Model:
+        """Read IR (``.xml`` path, or XML text/bytes with ``weights`` bytes) or ONNX."""
+        from arrayrt.ir.io import read_model
+
+        return read_model(model, weights)
+
+    def compile_model(self, model: "Model | str | os.PathLike", device_name: str | None = None,
+                      config: Mapping | None = None, *, weights: Any = None) -> CompiledModel:
+        if not isinstance(model, Model):
+            model = self.read_model(model, weights)
+        device = device_name or "AUTO"
+        if device.upper().startswith("AUTO"):
+            device = self._auto_pick(model, device)
+        base, cls = self._plugin(device)
+        props = self._device_config(base, cls, config)
+        backend_cls = backends.get_backend(props["ARRAY_BACKEND"])
+        backend = backend_cls(props)
+        compiled = clone_model(model)
+        from arrayrt.ir.passes.precision import apply_inference_precision
+
+        apply_inference_precision(compiled, props["INFERENCE_PRECISION_HINT"], backend)
+        return CompiledModel(compiled, base, backend, props)
+
+    def _auto_pick(self, model: Model, device: str) -> str:
+        spec = device.split(":", 1)[1] if ":" in device else ""
+        devs = backends.device_backends()
+        candidates = [d.strip().upper() for d in spec.split(",") if d.strip()] or list(AUTO_PRIORITY)
+        excluded = {c[1:] for c in candidates if c.startswith("-")}
+        candidates = [c for c in candidates if not c.startswith("-")] or list(AUTO_PRIORITY)
+        for c in candidates:
+            if c in devs and c not in excluded:
+                backend = devs[c]()
+                if all(backend.supports(n) for n in model.get_ordered_ops()):
+                    return c
+        raise DeviceError(f"AUTO: no device among {candidates} can run the whole model "
+                          f"(available: {list(devs)})")
+
+    def query_model(self, model: Model, device_name: str, config: Mapping | None = None) -> dict[str, str]:
+        """``{friendly_name: device}`` for every node the device supports."""
+        base, cls = self._plugin(device_name)
+        props = self._device_config(base, cls, config)
+        backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
+        return {n.friendly_name: base for n in model.get_ordered_ops() if backend.supports(n)}
+
+
+def compile_model(model: "Model | str | os.PathLike", device_name: str = "AUTO",
+                  config: Mapping | None = None) -> CompiledModel:
+    """Module-level shortcut for ``Core().compile_model``."""
+    return Core().compile_model(model, device_name, config)
+

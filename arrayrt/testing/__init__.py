@@ -1,0 +1,151 @@
+"""Shared test helpers: build one op graph with arrayrt and with real OpenVINO, run both, compare.
+
+``check_op(build, inputs)`` is the op-conformance workhorse::
+
+    def build(ops, x):                      # ops: arrayrt.opset or openvino.opset16
+        return ops.elu(x, 0.5)
+
+    check_op(build, [rand((2, 3))], backend="numpy")
+
+``build`` receives the factory module and one Parameter per input, and returns a node, an output or
+a list of them. The same function builds the OpenVINO model (the oracle) and the arrayrt model, so
+the factories' names and argument orders are checked too.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from arrayrt.errors import UnsupportedOpError
+
+#: array backends the op conformance suite runs on (when installed)
+TEST_BACKENDS = ("numpy", "array_api_strict")
+
+
+def rand(shape: Sequence[int], dtype: Any = np.float32, seed: int = 0, low: float = -2.0,
+         high: float = 2.0) -> np.ndarray:
+    """Deterministic random data: uniform floats, integers in [low, high), or booleans."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.random(shape) > 0.5
+    if dt.kind in "iu":
+        return rng.integers(int(low), int(high), size=shape).astype(dt)
+    return rng.uniform(low, high, size=shape).astype(dt)
+
+
+def _outputs(built: Any) -> list[Any]:
+    return list(built) if isinstance(built, (list, tuple)) else [built]
+
+
+def build_arrayrt(build: Callable[..., Any], inputs: Sequence[np.ndarray], name: str = "test"):
+    import arrayrt
+    import arrayrt.opset as ops
+
+    params = [ops.parameter(list(a.shape), a.dtype, name=f"in{i}") for i, a in enumerate(inputs)]
+    for i, p in enumerate(params):
+        p.output(0).set_names({f"in{i}"})
+    return arrayrt.Model(_outputs(build(ops, *params)), params, name)
+
+
+def build_openvino(build: Callable[..., Any], inputs: Sequence[np.ndarray], name: str = "test"):
+    import openvino as ov
+    import openvino.opset16 as ops
+
+    params = [ops.parameter(list(a.shape), a.dtype, name=f"in{i}") for i, a in enumerate(inputs)]
+    for i, p in enumerate(params):
+        p.output(0).set_names({f"in{i}"})
+    return ov.Model(_outputs(build(ops, *params)), params, name)
+
+
+def run_openvino(model: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Real OpenVINO on CPU with f32 inference precision: the oracle."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    res = compiled(list(inputs))
+    return [np.asarray(res[i]) for i in range(len(compiled.outputs))]
+
+
+def run_arrayrt(model: Any, inputs: Sequence[np.ndarray], backend: str = "numpy",
+                config: dict | None = None) -> list[np.ndarray]:
+    import arrayrt
+
+    cfg = {"ARRAY_BACKEND": backend, "INFERENCE_PRECISION_HINT": "f32"}
+    cfg.update(config or {})
+    compiled = arrayrt.Core().compile_model(model, "CPU", cfg)
+    res = compiled(list(inputs))
+    return [np.asarray(res[i]) for i in range(len(compiled.outputs))]
+
+
+def unsupported_reason(model: Any, backend: str) -> str | None:
+    """Why ``backend`` refuses some node of ``model`` (from its ``supports``), or None."""
+    from arrayrt import backends
+
+    cls = backends.backend_class(backend)
+    if cls is None:
+        return f"backend {backend} is not installed"
+    b = cls()
+    for n in model.get_ordered_ops():
+        reason = b.why_not(n)
+        if reason is not None:
+            return f"{n.type_name}: {reason}"
+    return None
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, what: str = "") -> None:
+    """Same shape and dtype; values within tolerance (exact for integers and booleans)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}shape {actual.shape} != expected {expected.shape}"
+    assert actual.dtype == expected.dtype, f"{what}dtype {actual.dtype} != expected {expected.dtype}"
+    if expected.dtype.kind in "fc" or expected.dtype.name in ("bfloat16",):
+        np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64), rtol=rtol,
+                                   atol=atol, equal_nan=True, err_msg=what)
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+
+
+def check_op(build: Callable[..., Any], inputs: Sequence[np.ndarray], backend: str = "numpy", *,
+             expected: Sequence[np.ndarray] | None = None, rtol: float = 1e-5, atol: float = 1e-6,
+             interop: bool = True) -> list[np.ndarray]:
+    """Build with arrayrt (and OpenVINO unless ``expected`` is given), run, compare every output.
+
+    On a backend that refuses the graph, skips with the reason its ``supports`` gives. With
+    ``interop``, also loads arrayrt's IR of the graph into OpenVINO and checks it gives the same."""
+    import pytest
+
+    inputs = [np.asarray(a) for a in inputs]
+    model = build_arrayrt(build, inputs)
+    reason = unsupported_reason(model, backend)
+    if reason is not None:
+        pytest.skip(f"{backend} does not support this graph: {reason}")
+    if expected is None:
+        expected = run_openvino(build_openvino(build, inputs), inputs)
+        if interop and backend == "numpy":
+            _check_interop(model, inputs, expected, rtol, atol)
+    try:
+        got = run_arrayrt(model, inputs, backend)
+    except UnsupportedOpError as exc:
+        pytest.skip(f"{backend}: {exc}")
+    assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert_close(g, e, rtol, atol, what=f"output {i} on {backend}: ")
+    return got
+
+
+def _check_interop(model: Any, inputs: Sequence[np.ndarray], expected: Sequence[np.ndarray],
+                   rtol: float, atol: float) -> None:
+    """arrayrt's serialized IR of the graph, read by OpenVINO, computes the same as OpenVINO's own."""
+    import openvino as ov
+
+    from arrayrt.ir.io.writer import to_ir
+
+    xml, chunks = to_ir(model)
+    weights = b"".join(chunks)
+    ov_model = ov.Core().read_model(xml.encode(), ov.Tensor(np.frombuffer(weights, np.uint8).copy())
+                                    if weights else ov.Tensor(np.zeros(0, np.uint8)))
+    got = run_openvino(ov_model, inputs)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert_close(g, e, rtol, atol, what=f"output {i} of arrayrt's IR read by OpenVINO: ")

@@ -1,0 +1,83 @@
+"""Backends: array libraries bound to devices. See :mod:`arrayrt.backends.base` to add one.
+
+Built-in backends are listed here by name; third-party ones register under the ``arrayrt.backends``
+entry-point group. A backend whose library fails to import is simply absent.
+"""
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from arrayrt.backends.base import Backend
+from arrayrt.errors import DeviceError
+
+#: backend name -> "module:Class"; the order is the order devices are listed in
+BUILTIN: dict[str, str] = {
+    "numpy": "arrayrt.backends.numpy:NumpyBackend",
+    "array_api_strict": "arrayrt.backends.generic:StrictBackend",
+}
+
+ENTRY_POINT_GROUP = "arrayrt.backends"
+
+_cache: dict[str, type[Backend] | None] = {}
+
+
+def _load(spec: str) -> type[Backend]:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _specs() -> dict[str, object]:
+    specs: dict[str, object] = dict(BUILTIN)
+    try:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            specs.setdefault(ep.name, ep)
+    except Exception:  # noqa: BLE001 - broken metadata must not break arrayrt
+        pass
+    return specs
+
+
+def backend_class(name: str) -> type[Backend] | None:
+    """The backend class registered as ``name``, or None when absent (not installed, no device)."""
+    if name not in _cache:
+        spec = _specs().get(name)
+        cls = None
+        if spec is not None:
+            try:
+                cls = _load(spec) if isinstance(spec, str) else spec.load()
+                if not cls.is_available():
+                    cls = None
+            except Exception:  # noqa: BLE001 - a library that fails to import is absent
+                cls = None
+        if cls is None and name not in _specs():
+            try:  # any array-API library by module name, through array-api-compat
+                from arrayrt.backends.generic import GenericBackend
+
+                cls = GenericBackend.for_library(name)
+                if not cls.is_available():
+                    cls = None
+            except Exception:  # noqa: BLE001
+                cls = None
+        _cache[name] = cls
+    return _cache[name]
+
+
+def available_backends() -> dict[str, type[Backend]]:
+    """Every registered backend whose library is present, by name."""
+    return {n: c for n in _specs() if (c := backend_class(n)) is not None}
+
+
+def device_backends() -> dict[str, type[Backend]]:
+    """Device name -> the backend serving it by default (the first registered for that device)."""
+    out: dict[str, type[Backend]] = {}
+    for cls in available_backends().values():
+        out.setdefault(cls.device, cls)
+    return out
+
+
+def get_backend(name: str) -> type[Backend]:
+    cls = backend_class(name)
+    if cls is None:
+        known = sorted(available_backends())
+        raise DeviceError(f"array backend '{name}' is not available (available: {known})")
+    return cls

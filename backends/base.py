@@ -1,0 +1,132 @@
+"""The :class:`Backend` base class: an array library bound to a device.
+
+Adding a backend
+================
+Subclass :class:`Backend`, set ``name``, ``device`` and ``xp`` (an array-API namespace), and list the
+element types it holds in ``dtypes``. That is enough: every op's array-API ``compute`` then runs on
+it. Then, as measurements justify:
+
+* ``overrides`` maps an op type to a kernel factory ``f(backend, node) -> callable`` that beats the
+  generic compute on this library (a GEMM-based convolution on numpy, ``lax.conv`` on JAX...).
+* ``unsupported`` maps an op type to the reason this library cannot run it; ``why_not`` adds
+  node-level refusals (dtypes, data-dependent shapes...). ``supports(node)`` is the ONE answer that
+  ``Core.query_model``, HETERO, the tests and the docs' support matrix all ask.
+* ``to_device`` / ``to_host`` / ``synchronize`` move arrays in and out and wait for queued work.
+
+Register it under the ``arrayrt.backends`` entry-point group (``name = "pkg.module:Class"``) so
+``Core`` discovers it; an import failure of the library makes its device absent, nothing more.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from arrayrt.errors import UnsupportedOpError, where
+from arrayrt.ir.ops.base import OpDef
+from arrayrt.ir.types import Type
+
+KernelFactory = Callable[["Backend", Any], Callable[..., Any]]
+
+#: op types the executor handles itself (bound inputs, folded constants, returned outputs)
+STRUCTURAL = frozenset({"Parameter", "Constant", "Result"})
+
+
+class Backend:
+    """An array library bound to a device; see the module docstring."""
+
+    #: backend name, used by ``ARRAY_BACKEND`` and in docs (``numpy``, ``jax``...)
+    name: ClassVar[str] = "base"
+    #: the device it serves by default (``CPU``, ``GPU``, ``NPU``, ``GNA``)
+    device: ClassVar[str] = "CPU"
+    #: element types this library holds
+    dtypes: ClassVar[frozenset[Type]] = frozenset()
+    #: default ``INFERENCE_PRECISION_HINT``
+    default_precision: ClassVar[Type] = Type.f32
+    #: op type -> kernel factory replacing the generic compute
+    overrides: ClassVar[dict[str, KernelFactory]] = {}
+    #: op type -> why this library cannot run it
+    unsupported: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, config: dict[str, Any] | None = None):
+        self.config = dict(config or {})
+        self.xp = self.load_namespace()
+
+    # --- what to override --------------------------------------------------------------------
+    @classmethod
+    def is_available(cls) -> bool:
+        """True when the library imports and a device is present."""
+        try:
+            cls.load_namespace()
+            return True
+        except Exception:  # noqa: BLE001 - any import/driver failure means "absent"
+            return False
+
+    @classmethod
+    def load_namespace(cls) -> Any:
+        """Import the library and return its array-API namespace (raise if absent)."""
+        raise NotImplementedError
+
+    def to_device(self, array: np.ndarray) -> Any:
+        """A numpy array -> this library's array (no copy when the library can share memory)."""
+        return self.xp.asarray(array)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        """This library's array -> numpy."""
+        from arrayrt.ir.ops._xp import to_numpy
+
+        return to_numpy(array)
+
+    def synchronize(self) -> None:
+        """Wait for all queued work (asynchronous devices)."""
+
+    # --- support -------------------------------------------------------------------------------
+    def why_not(self, node: Any) -> str | None:
+        """None if this backend runs ``node``, else the reason it does not."""
+        t = node.type_name
+        if t in self.unsupported:
+            return self.unsupported[t]
+        if t not in STRUCTURAL and t not in self.overrides and not _has_compute(node.op):
+            return f"{t} has no compute"
+        for i in range(node.get_input_size()):
+            et = node.input_type(i)
+            if et.is_static and et not in self.dtypes:
+                return f"input {i} has element type {et}, which {self.name} does not hold"
+        for o in node.outputs():
+            et = o.get_element_type()
+            if et.is_static and et not in self.dtypes:
+                return f"output {o.index} has element type {et}, which {self.name} does not hold"
+        return None
+
+    def supports(self, node: Any) -> bool:
+        return self.why_not(node) is None
+
+    def check(self, node: Any) -> None:
+        """Raise :class:`UnsupportedOpError` if ``node`` cannot run here."""
+        reason = self.why_not(node)
+        if reason is not None:
+            raise UnsupportedOpError(f"{where(node)} cannot run on {self.device} ({self.name}): {reason}")
+
+    # --- kernels -------------------------------------------------------------------------------
+    def kernel(self, node: Any) -> Callable[..., Any]:
+        """The callable that computes ``node`` on this backend."""
+        factory = self.overrides.get(node.type_name)
+        if factory is not None:
+            k = factory(self, node)
+            if k is not None:
+                return k
+        return node.op.kernel(self.xp, node)
+
+    def compile(self, model: Any, config: dict[str, Any] | None = None) -> Any:
+        """An executable plan for ``model`` (see :mod:`arrayrt.executor`)."""
+        from arrayrt.executor import build_plan
+
+        return build_plan(model, self, profile=bool((config or {}).get("PERF_COUNT", False)))
+
+    def describe(self) -> str:
+        return f"{self.device} ({self.name})"
+
+
+def _has_compute(op: type[OpDef]) -> bool:
+    return op.compute is not OpDef.compute or op.kernel.__func__ is not OpDef.kernel.__func__
