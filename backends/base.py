@@ -82,13 +82,20 @@ class Backend:
         """Wait for all queued work (asynchronous devices)."""
 
     # --- support -------------------------------------------------------------------------------
-    def why_not(self, node: Any) -> str | None:
-        """None if this backend runs ``node``, else the reason it does not."""
-        t = node.type_name
+    def why_not_op(self, op: type[OpDef]) -> str | None:
+        """None if this backend runs op type ``op`` at all (for some element types), else why not."""
+        t = op.type_name
         if t in self.unsupported:
             return self.unsupported[t]
-        if t not in STRUCTURAL and t not in self.overrides and not _has_compute(node.op):
+        if t not in STRUCTURAL and t not in self.overrides and not _has_compute(op):
             return f"{t} has no compute"
+        return None
+
+    def why_not(self, node: Any) -> str | None:
+        """None if this backend runs ``node``, else the reason it does not."""
+        reason = self.why_not_op(node.op)
+        if reason is not None:
+            return reason
         for i in range(node.get_input_size()):
             et = node.input_type(i)
             if et.is_static and et not in self.dtypes:

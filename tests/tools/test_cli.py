@@ -1,0 +1,78 @@
+"""The ``arrayrt`` command line."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import arrayrt as ar
+import arrayrt.opset as ops
+from arrayrt.tools import cli, gendocs
+
+
+@pytest.fixture
+def ir(tmp_path):
+    x = ops.parameter([2, 3], np.float32, name="x")
+    x.output(0).set_names({"x"})
+    y = ops.multiply(ops.add(x, np.ones((2, 3), np.float32)), np.float32(3.0), name="y")
+    y.output(0).set_names({"y"})
+    path = tmp_path / "m.xml"
+    ar.save_model(ar.Model([y], [x], "m"), path)
+    return path
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_devices(capsys):
+    code, out, _ = run(capsys, "devices", "-v")
+    assert code == 0 and out.startswith("CPU") and "numpy" in out
+
+
+def test_info(capsys, ir):
+    code, out, _ = run(capsys, "info", ir)
+    assert code == 0
+    assert re.search(r"^  x\s+f32\s+\[2,3\]$", out, re.M)
+    assert re.search(r"^  y\s+f32\s+\[2,3\]$", out, re.M)
+    assert re.search(r"^\s+1  Add-opset1$", out, re.M)
+
+
+def test_infer_roundtrip(capsys, ir, tmp_path):
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.savez(tmp_path / "in.npz", x=x)
+    code, out, _ = run(capsys, "infer", "-m", ir, "-i", tmp_path / "in.npz", "-o", tmp_path / "out.npz")
+    assert code == 0 and "y: float32 [2, 3]" in out
+    with np.load(tmp_path / "out.npz") as r:
+        np.testing.assert_allclose(r["y"], (x + 1) * 3)
+
+
+def test_benchmark_lines_parse(capsys, ir, tmp_path):
+    code, out, _ = run(capsys, "benchmark", "-m", ir, "-d", "CPU", "-hint", "latency", "-niter", "20",
+                       "-json_stats", tmp_path / "s.json")
+    assert code == 0
+    count = int(re.search(r"\[ INFO \] Count:\s+(\d+) iterations", out).group(1))
+    assert count == 20
+    lat = {k: float(v) for k, v in re.findall(r"\[ INFO \]\s+(Median|Average|Min|Max):\s+([\d.]+) ms", out)}
+    assert set(lat) == {"Median", "Average", "Min", "Max"}
+    assert lat["Min"] <= lat["Median"] <= lat["Max"]
+    fps = float(re.search(r"Throughput:\s+([\d.]+) FPS", out).group(1))
+    assert fps > 0
+    assert "[Step 11/11] Dumping statistics report" in out
+
+
+def test_benchmark_async_throughput(capsys, ir):
+    code, out, _ = run(capsys, "benchmark", "-m", ir, "-hint", "throughput", "-niter", "30")
+    assert code == 0 and "Count:            30 iterations" in out
+
+
+def test_errors_are_messages_not_tracebacks(capsys, tmp_path):
+    code, _, err = run(capsys, "info", tmp_path / "missing.xml")
+    assert code == 1 and "arrayrt info: error: model file" in err and "does not exist" in err
+
+
+def test_generated_docs_are_current():
+    assert gendocs.main(["--check"]) == 0, "run: python -m arrayrt.tools.gendocs"

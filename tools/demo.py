@@ -1,0 +1,76 @@
+"""``arrayrt demo``: the bundled digits classifier on every available device.
+
+For each device (and, on CPU, each installed array backend) it prints the first predictions, the
+accuracy on the held-out images, the median latency of one image and of the whole batch, and the
+largest difference of the outputs against CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from importlib import resources
+
+import numpy as np
+
+from arrayrt import Core
+from arrayrt.backends import available_backends
+
+
+def model_dir():
+    return resources.files("arrayrt") / "models" / "digits"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--repeats", type=int, default=50, help="timed runs per measurement")
+    p.add_argument("--show", type=int, default=12, help="predictions to print")
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)
+
+
+def targets(core: Core) -> list[tuple[str, str, dict]]:
+    """(label, device, config) for every device, plus every other array backend on its device."""
+    out = [(d, d, {}) for d in core.available_devices]
+    defaults = {core.get_property(d, "ARRAY_BACKEND") for d in core.available_devices}
+    for name, cls in available_backends().items():
+        if name not in defaults:
+            out.append((f"{cls.device}[{name}]", cls.device, {"ARRAY_BACKEND": name}))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    core = Core()
+    folder = model_dir()
+    with resources.as_file(folder / "digits_cnn.xml") as xml, resources.as_file(folder / "heldout.npz") as npz:
+        model = core.read_model(xml)
+        with np.load(npz, allow_pickle=False) as data:
+            images, labels = data["images"], data["labels"]
+    print(f"model: {model.name}  held-out images: {len(labels)}  (scikit-learn digits, 8x8)")
+    print(f"truth:      {' '.join(str(v) for v in labels[: args.show])}")
+    reference = None
+    header = f"{'device':26s} {'accuracy':>8s} {'1 image':>10s} {'batch':>10s} {'max |diff| vs CPU':>18s}"
+    rows = []
+    for label, device, config in targets(core):
+        compiled = core.compile_model(model, device, {"INFERENCE_PRECISION_HINT": core.get_property(
+            device, "INFERENCE_PRECISION_HINT"), **config})
+        probs = compiled(images)[0]
+        pred = np.argmax(probs, axis=1)
+        if reference is None:
+            reference = probs
+        diff = float(np.max(np.abs(probs.astype(np.float64) - reference)))
+        one = images[:1]
+        lat1 = _median_ms(lambda: compiled(one), args.repeats)
+        latb = _median_ms(lambda: compiled(images), max(3, args.repeats // 5))
+        print(f"{label + ':':11s} {' '.join(str(v) for v in pred[: args.show])}")
+        rows.append(f"{label:26s} {np.mean(pred == labels):8.4f} {lat1:8.3f}ms {latb:8.3f}ms {diff:18.3g}")
+    print()
+    print(header)
+    print("\n".join(rows))
+    return 0
