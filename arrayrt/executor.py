@@ -46,6 +46,9 @@ class Plan:
     profiled: bool = False
     kernel_count: int = 0
     folded_count: int = 0
+    #: variable ids of a stateful model: the plan takes their values after the inputs and returns
+    #: their new values after the outputs
+    state_ids: list[str] = field(default_factory=list)
 
     def __call__(self, *inputs: Any) -> tuple:
         try:
@@ -82,6 +85,10 @@ def build_plan(model: Any, backend: Any, *, profile: bool = False, fold: bool = 
     for i, p in enumerate(params):
         var[(p.uid, 0)] = f"a{i}"
     param_uids = {p.uid for p in params}
+    state_ids: list[str] = []
+    for node in order:
+        if node.type_name in ("ReadValue", "Assign") and node.attrs["variable_id"] not in state_ids:
+            state_ids.append(node.attrs["variable_id"])
 
     consts: list[Any] = []
     kernels: list[Any] = []
@@ -109,6 +116,10 @@ def build_plan(model: Any, backend: Any, *, profile: bool = False, fold: bool = 
             continue
         backend.check(node)
         ins = [_source_var(var, node, i) for i in range(node.get_input_size())]
+        if t == "ReadValue":
+            if not ins:  # no init input: zeros of the variable's type and shape
+                ins = [add_const(backend.to_device(_zeros(node)))]
+            ins.append(f"s{state_ids.index(node.attrs['variable_id'])}")
         n_out = node.get_output_size()
         if fold and node.op.foldable and all(v in const_values for v in ins):
             outs = _fold(backend, node, [const_values[v] for v in ins])
@@ -143,14 +154,17 @@ def build_plan(model: Any, backend: Any, *, profile: bool = False, fold: bool = 
         records.append(ProfileRecord(node.friendly_name, t, exec_type, "EXECUTED"))
 
     results = [_source_var(var, r, 0) for r in model.get_results()]
-    source, line_nodes = _generate(len(params), len(consts), steps, results, profile)
+    for i, vid in enumerate(state_ids):  # new state: the Assign's value, else unchanged
+        assigned = [n for n in order if n.type_name == "Assign" and n.attrs["variable_id"] == vid]
+        results.append(_source_var(var, assigned[-1], 0) if assigned else f"s{i}")
+    source, line_nodes = _generate(len(params), len(state_ids), len(consts), steps, results, profile)
     namespace: dict[str, Any] = {}
     code = compile(source, _FILENAME, "exec")
     exec(code, namespace)  # noqa: S102 - source generated above from integer-indexed names only
     fn = namespace["make"](tuple(kernels), tuple(consts), time.perf_counter, backend.synchronize)
-    return Plan(fn=fn, backend=backend, n_inputs=len(params), n_outputs=len(results), source=source,
-                line_nodes=line_nodes, records=records, profiled=profile, kernel_count=len(kernels),
-                folded_count=folded)
+    return Plan(fn=fn, backend=backend, n_inputs=len(params), n_outputs=len(results) - len(state_ids),
+                source=source, line_nodes=line_nodes, records=records, profiled=profile,
+                kernel_count=len(kernels), folded_count=folded, state_ids=state_ids)
 
 
 def _own_methods(op: type[OpDef]) -> set[str]:
@@ -181,7 +195,17 @@ def _fold(backend: Any, node: Any, values: Sequence[Any]) -> list[Any]:
     return list(res) if isinstance(res, (tuple, list)) else [res]
 
 
-def _generate(n_params: int, n_consts: int, steps: list, results: list[str],
+def _zeros(node: Any) -> Any:
+    import numpy as np
+
+    out = node.output(0)
+    if not out.get_partial_shape().is_static or out.get_element_type().is_dynamic:
+        raise CompileError(f"{where(node)}: variable '{node.attrs['variable_id']}' has no init input and "
+                           f"no static type/shape ({out.get_element_type()}{out.get_partial_shape()})")
+    return np.zeros(out.get_shape(), out.get_element_type().to_dtype())
+
+
+def _generate(n_params: int, n_states: int, n_consts: int, steps: list, results: list[str],
               profile: bool) -> tuple[str, dict[int, Any]]:
     last_use: dict[str, int] = {}
     for i, (_, ins, _) in enumerate(steps):
@@ -193,7 +217,7 @@ def _generate(n_params: int, n_consts: int, steps: list, results: list[str],
         lines.append("    " + ", ".join(f"k{i}" for i in range(len(steps))) + ", = K")
     if n_consts:
         lines.append("    " + ", ".join(f"c{i}" for i in range(n_consts)) + ", = C")
-    args = ", ".join(f"a{i}" for i in range(n_params))
+    args = ", ".join([f"a{i}" for i in range(n_params)] + [f"s{i}" for i in range(n_states)])
     lines.append(f"    def run({args}):")
     if profile:
         lines.append(f"        _T = [0.0] * {len(steps)}")
@@ -201,7 +225,7 @@ def _generate(n_params: int, n_consts: int, steps: list, results: list[str],
     line_nodes: dict[int, Any] = {}
     dead_after: dict[int, list[str]] = {}
     for v, i in last_use.items():
-        if v not in keep and not v.startswith("c"):
+        if v not in keep and v[0] not in "cs":
             dead_after.setdefault(i, []).append(v)
     for i, (node, ins, outs) in enumerate(steps):
         target = outs[0] if len(outs) == 1 else ", ".join(outs) + ","

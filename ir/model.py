@@ -23,6 +23,8 @@ class Model:
 
         if isinstance(results, (Node, Output)):
             results = [results]
+        if isinstance(name, (list, tuple)):  # OpenVINO's Model(results, sinks, parameters, name)
+            sinks, parameters, name = parameters, name, (sinks if isinstance(sinks, str) else "Model")
         if isinstance(parameters, str):  # Model(results, "name") shorthand
             parameters, name = None, parameters
         result_op = get_op("Result")

@@ -186,8 +186,13 @@ class CompiledModel:
             raise InferenceInputError(f"{key!r} is not an input of this model")
         raise InferenceInputError(f"inputs are keyed by int, str or Output, not {type(key).__name__}")
 
-    def _run(self, arrays: list[Any]) -> list[Any]:
-        outs = self._plan(*arrays)
+    def _run(self, arrays: list[Any], states: list[Any]) -> list[Any]:
+        """Run the plan; ``states`` (one per variable) is updated in place."""
+        outs = self._plan(*arrays, *states)
+        n = self._plan.n_outputs
+        if states:
+            states[:] = outs[n:]
+            outs = outs[:n]
         if self._properties.get("KEEP_ON_DEVICE"):
             return [Tensor(o) for o in outs]
         to_host = self._backend.to_host
@@ -261,6 +266,7 @@ class InferRequest:
         self.userdata: Any = None
         self._latency = 0.0
         self._profile: list[ProfilingInfo] = []
+        self._states: list[Any] = [None] * len(compiled._plan.state_ids)
 
     # --- sync ---------------------------------------------------------------------------------
     def infer(self, inputs: Any = None, share_inputs: bool = False, share_outputs: bool = False,
@@ -268,7 +274,7 @@ class InferRequest:
         cm = self._compiled
         arrays = cm._arrays(inputs, self._tensors)
         start = time.perf_counter()
-        values = cm._run(arrays)
+        values = cm._run(arrays, self._states)
         self._latency = time.perf_counter() - start
         if cm._plan.profiled:
             self._profile = [ProfilingInfo(r.node_name, r.node_type, r.exec_type, r.status,
@@ -297,7 +303,7 @@ class InferRequest:
                 self.infer(None)
             else:
                 start = time.perf_counter()
-                values = cm._run(arrays)
+                values = cm._run(arrays, self._states)
                 self._latency = time.perf_counter() - start
                 self._results = InferResults(cm._outputs, values, cm._by_name)
         finally:
@@ -405,6 +411,15 @@ class InferRequest:
     def profiling_info(self) -> list[ProfilingInfo]:
         return self.get_profiling_info()
 
+    # --- state --------------------------------------------------------------------------------
+    def query_state(self) -> list["VariableState"]:
+        """One :class:`VariableState` per variable of a stateful model."""
+        return [VariableState(self, i, vid) for i, vid in enumerate(self._compiled._plan.state_ids)]
+
+    def reset_state(self) -> None:
+        """Every variable back to its initial value (the ReadValue init) on the next inference."""
+        self._states[:] = [None] * len(self._states)
+
     @property
     def model_inputs(self) -> list[Output]:
         return self._compiled.inputs
@@ -415,6 +430,31 @@ class InferRequest:
 
     def get_compiled_model(self) -> CompiledModel:
         return self._compiled
+
+
+class VariableState:
+    """A variable of a stateful model, as seen by one infer request."""
+
+    def __init__(self, request: InferRequest, index: int, name: str):
+        self._request, self._index, self.name = request, index, name
+
+    def get_name(self) -> str:
+        return self.name
+
+    @property
+    def state(self) -> Tensor:
+        value = self._request._states[self._index]
+        if value is None:
+            raise ArrayrtError(f"variable '{self.name}' holds its initial value until the next inference")
+        return Tensor(self._request._compiled._backend.to_host(value), shared_memory=True)
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        data = value.data if isinstance(value, Tensor) else np.asarray(value)
+        self._request._states[self._index] = self._request._compiled._backend.to_device(np.asarray(data))
+
+    def reset(self) -> None:
+        self._request._states[self._index] = None
 
 
 class AsyncInferQueue:

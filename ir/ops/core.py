@@ -243,3 +243,87 @@ def shape_of(data, output_type="i64", name: str | None = None) -> Node:
 @factory
 def identity(data, name: str | None = None) -> Node:
     return make("Identity", [data], name=name)
+
+
+# --- state (stateful models) ------------------------------------------------------------------
+class _ReadValueBase(OpDef):
+    """Reads variable ``variable_id``: its stored value, or (after a reset / at first) the init input
+    (zeros of the variable's type and shape when there is none). The executor passes the stored
+    value as an extra plan input; this op only chooses."""
+
+    foldable = False
+
+    @staticmethod
+    def compute(xp, *inputs):
+        *init, state = inputs
+        if state is not None:
+            return state
+        return init[0]
+
+
+@register
+class ReadValue_3(_ReadValueBase):
+    type_name, version, opset = "ReadValue", 3, "opset3"
+    attrs = (Attr("variable_id", "str"),)
+    infer = same_as_input
+
+
+@register
+class ReadValue(_ReadValueBase):
+    type_name, version, opset = "ReadValue", 6, "opset6"
+    attrs = (Attr("variable_id", "str"), Attr("variable_type", "type", Type.dynamic),
+             Attr("variable_shape", "shape", lambda: PartialShape.dynamic()))
+    n_inputs = (0, 1)
+
+    @classmethod
+    def infer(cls, node):
+        t, s = node.attrs["variable_type"], node.attrs["variable_shape"]
+        if node.get_input_size():
+            t = node.input_type(0) if t.is_dynamic else t
+            if not s.rank_is_static:
+                s = node.input_shape(0)
+        return [(t, s)]
+
+
+class _AssignBase(OpDef):
+    """Stores its input into variable ``variable_id`` (a sink; the executor returns the value)."""
+
+    foldable = False
+    infer = same_as_input
+
+    @staticmethod
+    def compute(xp, x):
+        return x
+
+
+@register
+class Assign_3(_AssignBase):
+    type_name, version, opset = "Assign", 3, "opset3"
+    attrs = (Attr("variable_id", "str"),)
+
+
+@register
+class Assign(_AssignBase):
+    type_name, version, opset = "Assign", 6, "opset6"
+    attrs = (Attr("variable_id", "str"),)
+
+
+@factory
+def read_value(init_value=None, variable_id: str = "", variable_type=None, variable_shape=None,
+               name: str | None = None) -> Node:
+    """``read_value(init, "acc")`` or ``read_value(variable_id="acc", variable_type="f32",
+    variable_shape=[1, 2])`` (arrayrt names the variable by id instead of OpenVINO's Variable)."""
+    if isinstance(init_value, str) and not variable_id:
+        init_value, variable_id = None, init_value
+    attrs = {"variable_id": variable_id}
+    if variable_type is not None:
+        attrs["variable_type"] = Type(variable_type)
+    if variable_shape is not None:
+        attrs["variable_shape"] = PartialShape(variable_shape)
+    inputs = [] if init_value is None else [init_value]
+    return make("ReadValue", inputs, attrs, name)
+
+
+@factory
+def assign(new_value, variable_id: str, name: str | None = None) -> Node:
+    return make("Assign", [new_value], {"variable_id": variable_id}, name)

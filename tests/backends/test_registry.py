@@ -1,0 +1,67 @@
+"""Backend discovery and the generic array-API backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import arrayrt as ar
+import arrayrt.opset as ops
+from arrayrt import backends
+from arrayrt.backends.base import Backend
+from arrayrt.ir.types import Type
+
+
+class _EP:
+    def __init__(self, name, cls):
+        self.name, self._cls = name, cls
+
+    def load(self):
+        return self._cls
+
+
+class ToyBackend(Backend):
+    """A third-party backend: numpy under another name, on a device of its own."""
+
+    name = "toy"
+    device = "TOY"
+    dtypes = frozenset({Type.f32, Type.i64})
+
+    @classmethod
+    def load_namespace(cls):
+        return np
+
+
+def test_entry_point_backend_becomes_a_device(monkeypatch):
+    monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("toy", ToyBackend)])
+    monkeypatch.setattr(backends, "_cache", {})
+    core = ar.Core()
+    assert "TOY" in core.available_devices
+    x = ops.parameter([2], np.float32, name="x")
+    m = ar.Model([ops.add(x, np.ones(2, np.float32))], [x])
+    np.testing.assert_array_equal(core.compile_model(m, "TOY")([np.ones(2, np.float32)])[0], [2, 2])
+    assert core.query_model(m, "TOY")
+
+
+def test_backend_refuses_dtypes_it_does_not_hold(monkeypatch):
+    monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("toy", ToyBackend)])
+    monkeypatch.setattr(backends, "_cache", {})
+    x = ops.parameter([2], np.float64, name="x")
+    m = ar.Model([ops.add(x, np.ones(2, np.float64))], [x])
+    assert ar.Core().query_model(m, "TOY") == {}
+    with pytest.raises(ar.UnsupportedOpError, match="cannot run on TOY.*element type f64"):
+        ar.Core().compile_model(m, "TOY")
+
+
+def test_any_array_api_module_by_name():
+    pytest.importorskip("array_api_strict")
+    x = ops.parameter([3], np.float32, name="x")
+    m = ar.Model([ops.multiply(x, np.full(3, 2, np.float32))], [x])
+    c = ar.Core().compile_model(m, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    np.testing.assert_array_equal(c([np.arange(3, dtype=np.float32)])[0], [0, 2, 4])
+
+
+def test_unknown_array_backend_is_a_device_error():
+    x = ops.parameter([3], np.float32, name="x")
+    m = ar.Model([ops.add(x, x)], [x])
+    with pytest.raises(ar.DeviceError, match="array backend 'nope_lib' is not available"):
+        ar.Core().compile_model(m, "CPU", {"ARRAY_BACKEND": "nope_lib"})
