@@ -54,7 +54,9 @@ class GenericBackend(Backend):
 
 
 class StrictBackend(GenericBackend):
-    """``array_api_strict``: the portability proof used by the op conformance tests."""
+    """``array_api_strict``, device ``STRICT``: the portability proof used by the op conformance
+    tests, and a second array library for HETERO partitions on machines without accelerators."""
 
     name = "array_api_strict"
+    device = "STRICT"
     library = "array_api_strict"

@@ -88,13 +88,17 @@ class _InputSpec:
 class CompiledModel:
     """A model compiled for one device; call it, or make infer requests from it."""
 
-    def __init__(self, model: Model, device: str, backend: Any, properties: dict[str, Any],
-                 runtime_model: Model | None = None):
+    def __init__(self, model: Model, device: str, plan: Any, io: Any, properties: dict[str, Any],
+                 node_devices: dict[str, str] | None = None, execution_devices: list[str] | None = None):
+        """``plan(*inputs, *states) -> (*outputs, *states)`` runs the model; ``io`` (a backend)
+        moves inputs in (``to_device``) and outputs out (``to_host``)."""
         self._model = model
         self._device = device
-        self._backend = backend
+        self._backend = io
         self._properties = dict(properties)
-        self._plan = backend.compile(model, self._properties)
+        self._plan = plan
+        self._node_devices = node_devices or {}
+        self._execution_devices = execution_devices or [device]
         self._inputs = model.inputs
         self._outputs = model.outputs
         self._specs = [_InputSpec(i, p) for i, p in enumerate(self._inputs)]
@@ -107,7 +111,7 @@ class CompiledModel:
         self._default_request: InferRequest | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._runtime_model = runtime_model
+        self._runtime_model: Model | None = None
 
     # --- ports --------------------------------------------------------------------------------
     @property
@@ -211,7 +215,7 @@ class CompiledModel:
         if name == "SUPPORTED_PROPERTIES":
             return {k: "RO" for k in sorted(set(props) | {"EXECUTION_DEVICES", "NETWORK_NAME"})}
         if name == "EXECUTION_DEVICES":
-            return [self._device]
+            return list(self._execution_devices)
         if name == "NETWORK_NAME":
             return self._model.name
         if name == "OPTIMAL_NUMBER_OF_INFER_REQUESTS":
@@ -240,7 +244,7 @@ class CompiledModel:
                 "layerType": node.type_name,
                 "execType": rec.exec_type if rec else node.type_name.lower(),
                 "runtimePrecision": str(prec),
-                "device": self._device,
+                "device": self._node_devices.get(node.friendly_name, self._device),
                 "originalLayersNames": node.friendly_name,
             })
         self._runtime_model = rm

@@ -200,18 +200,50 @@ class Core:
                       config: Mapping | None = None, *, weights: Any = None) -> CompiledModel:
         if not isinstance(model, Model):
             model = self.read_model(model, weights)
-        device = device_name or "AUTO"
-        if device.upper().startswith("AUTO"):
+        device = (device_name or "AUTO").strip()
+        upper = device.upper()
+        if upper.startswith("HETERO"):
+            return self._compile_hetero(model, device, config)
+        if upper.startswith("AUTO"):
             device = self._auto_pick(model, device)
         base, cls = self._plugin(device)
         props = self._device_config(base, cls, config)
-        backend_cls = backends.get_backend(props["ARRAY_BACKEND"])
-        backend = backend_cls(props)
+        backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
         compiled = clone_model(model)
-        from arrayrt.ir.passes.precision import apply_inference_precision
+        _lower_precision(compiled, props, backend)
+        return CompiledModel(compiled, base, backend.compile(compiled, props), backend, props)
 
-        apply_inference_precision(compiled, props["INFERENCE_PRECISION_HINT"], backend)
-        return CompiledModel(compiled, base, backend, props)
+    def _compile_hetero(self, model: Model, device: str, config: Mapping | None) -> CompiledModel:
+        from arrayrt.runtime import hetero
+
+        cfg = dict(config or {})
+        spec = device.split(":", 1)[1] if ":" in device else str(cfg.pop("MULTI_DEVICE_PRIORITIES", ""))
+        cfg.pop("MULTI_DEVICE_PRIORITIES", None)
+        priorities = hetero.parse_priorities(spec, self.available_devices)
+        per_device: dict[str, tuple[dict, Any]] = {}
+        for d in priorities:
+            base, cls = self._plugin(d)
+            props = self._device_config(base, cls, cfg)
+            per_device[base] = (props, backends.get_backend(props["ARRAY_BACKEND"])(props))
+        work = clone_model(model)
+        affinity = hetero.annotate(work, {d: b for d, (_, b) in per_device.items()})
+        sub_of, devices = hetero.assign_subgraphs(work, affinity)
+        subgraphs, cuts = hetero.extract(work, sub_of, devices)
+        plans, used = [], []
+        for sg in subgraphs:
+            props, backend = per_device[sg.device]
+            _lower_precision(sg.model, props, backend)
+            plans.append(backend.compile(sg.model, props))
+            used.append(backend)
+        plan = hetero.HeteroPlan(work, subgraphs, plans, used, cuts)
+        node_devices = {name: sg.device for sg in subgraphs for name in sg.node_names}
+        props = {"MULTI_DEVICE_PRIORITIES": ",".join(priorities), "HETERO_NUMBER_OF_SUBMODELS": len(subgraphs),
+                 "OPTIMAL_NUMBER_OF_INFER_REQUESTS": max(p["OPTIMAL_NUMBER_OF_INFER_REQUESTS"]
+                                                         for p, _ in per_device.values()),
+                 **{k: v for k, v in next(iter(per_device.values()))[0].items() if k not in
+                    ("ARRAY_BACKEND", "OPTIMAL_NUMBER_OF_INFER_REQUESTS")}}
+        execution = list(dict.fromkeys(sg.device for sg in subgraphs))
+        return CompiledModel(work, "HETERO", plan, HostIO(), props, node_devices, execution)
 
     def _auto_pick(self, model: Model, device: str) -> str:
         spec = device.split(":", 1)[1] if ":" in device else ""
@@ -233,6 +265,26 @@ class Core:
         props = self._device_config(base, cls, config)
         backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
         return {n.friendly_name: base for n in model.get_ordered_ops() if backend.supports(n)}
+
+
+class HostIO:
+    """Input/output side of plans that take and return host (numpy) arrays."""
+
+    @staticmethod
+    def to_device(array: Any) -> Any:
+        return array
+
+    @staticmethod
+    def to_host(array: Any) -> Any:
+        from arrayrt.ir.ops._xp import to_numpy
+
+        return to_numpy(array)
+
+
+def _lower_precision(model: Model, props: dict[str, Any], backend: Any) -> None:
+    from arrayrt.ir.passes.precision import apply_inference_precision
+
+    apply_inference_precision(model, props["INFERENCE_PRECISION_HINT"], backend)
 
 
 def compile_model(model: "Model | str | os.PathLike", device_name: str = "AUTO",
