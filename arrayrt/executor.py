@@ -157,11 +157,15 @@ def build_plan(model: Any, backend: Any, *, profile: bool = False, fold: bool = 
     for i, vid in enumerate(state_ids):  # new state: the Assign's value, else unchanged
         assigned = [n for n in order if n.type_name == "Assign" and n.attrs["variable_id"] == vid]
         results.append(_source_var(var, assigned[-1], 0) if assigned else f"s{i}")
-    source, line_nodes = _generate(len(params), len(state_ids), len(consts), steps, results, profile)
+    wrap = None if profile else getattr(backend, "wrap_plan", None)
+    source, line_nodes = _generate(len(params), len(state_ids), len(consts), steps, results, profile,
+                                   consts_as_arg=wrap is not None)
     namespace: dict[str, Any] = {}
     code = compile(source, _FILENAME, "exec")
     exec(code, namespace)  # noqa: S102 - source generated above from integer-indexed names only
     fn = namespace["make"](tuple(kernels), tuple(consts), time.perf_counter, backend.synchronize)
+    if wrap is not None:  # e.g. jax: jit the whole plan, constants passed as one argument
+        fn = wrap(fn, tuple(consts))
     return Plan(fn=fn, backend=backend, n_inputs=len(params), n_outputs=len(results) - len(state_ids),
                 source=source, line_nodes=line_nodes, records=records, profiled=profile,
                 kernel_count=len(kernels), folded_count=folded, state_ids=state_ids)
@@ -206,7 +210,10 @@ def _zeros(node: Any) -> Any:
 
 
 def _generate(n_params: int, n_states: int, n_consts: int, steps: list, results: list[str],
-              profile: bool) -> tuple[str, dict[int, Any]]:
+              profile: bool, consts_as_arg: bool = False) -> tuple[str, dict[int, Any]]:
+    """The plan's source. With ``consts_as_arg`` the function takes the constants as its first
+    argument (``run(C, *inputs, *states)``) instead of closing over them, so a tracing compiler
+    sees them as inputs rather than baking them into the program."""
     last_use: dict[str, int] = {}
     for i, (_, ins, _) in enumerate(steps):
         for v in ins:
@@ -215,10 +222,14 @@ def _generate(n_params: int, n_states: int, n_consts: int, steps: list, results:
     lines = ["def make(K, C, _pc, _sync):"]
     if steps:
         lines.append("    " + ", ".join(f"k{i}" for i in range(len(steps))) + ", = K")
-    if n_consts:
-        lines.append("    " + ", ".join(f"c{i}" for i in range(n_consts)) + ", = C")
-    args = ", ".join([f"a{i}" for i in range(n_params)] + [f"s{i}" for i in range(n_states)])
+    unpack = ", ".join(f"c{i}" for i in range(n_consts)) + ", = C"
+    if n_consts and not consts_as_arg:
+        lines.append("    " + unpack)
+    args = ", ".join(["C"] * consts_as_arg + [f"a{i}" for i in range(n_params)] +
+                     [f"s{i}" for i in range(n_states)])
     lines.append(f"    def run({args}):")
+    if n_consts and consts_as_arg:
+        lines.append("        " + unpack)
     if profile:
         lines.append(f"        _T = [0.0] * {len(steps)}")
         lines.append("        _s = _pc()")

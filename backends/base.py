@@ -125,6 +125,11 @@ class Backend:
                 return k
         return node.op.kernel(self.xp, node)
 
+    #: optional ``wrap_plan(run, consts) -> callable``: given the generated plan function
+    #: ``run(consts, *inputs, *states)`` and the device constants, return what inference calls
+    #: (a JAX backend jits the whole plan here). Absent: the plan closes over its constants.
+    wrap_plan: ClassVar[Callable[..., Any] | None] = None
+
     def compile(self, model: Any, config: dict[str, Any] | None = None) -> Any:
         """An executable plan for ``model`` (see :mod:`arrayrt.executor`)."""
         from arrayrt.executor import build_plan

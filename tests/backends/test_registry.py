@@ -65,3 +65,30 @@ def test_unknown_array_backend_is_a_device_error():
     m = ar.Model([ops.add(x, x)], [x])
     with pytest.raises(ar.DeviceError, match="array backend 'nope_lib' is not available"):
         ar.Core().compile_model(m, "CPU", {"ARRAY_BACKEND": "nope_lib"})
+
+
+class WrappingBackend(ToyBackend):
+    """Takes the plan with its constants as an argument, as a jit-compiling backend does."""
+
+    name = "wrapping"
+    device = "WRAP"
+    seen: list = []
+
+    def wrap_plan(self, run, consts):
+        self.seen.append(len(consts))
+
+        def call(*args):
+            return run(consts, *args)
+
+        return call
+
+
+def test_wrap_plan_receives_constants_as_an_argument(monkeypatch):
+    monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("wrapping", WrappingBackend)])
+    monkeypatch.setattr(backends, "_cache", {})
+    x = ops.parameter([2], np.float32, name="x")
+    m = ar.Model([ops.multiply(ops.add(x, np.ones(2, np.float32)), np.full(2, 3, np.float32))], [x])
+    c = ar.Core().compile_model(m, "WRAP")
+    assert WrappingBackend.seen == [2]
+    assert "def run(C, a0):" in c._plan.source
+    np.testing.assert_array_equal(c([np.zeros(2, np.float32)])[0], [3, 3])
