@@ -89,6 +89,7 @@ def erf(xp: Any, x: Any) -> Any:
     if native is not None:
         return native(x)
     dt = x.dtype
+    x = xp.clip(x, -6.0, 6.0)  # erf is +-1 to float64 precision beyond 6; keeps inf out of the math
     ax = xp.abs(x)
     # |x| < 0.5 : erf(x) = x * P1(x^2) / Q1(x^2)
     a = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,

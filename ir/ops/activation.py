@@ -15,12 +15,11 @@ from typing import Any, ClassVar
 from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._shapes import broadcast_shapes, same_types
-from arrayrt.ir.ops._xp import dtype_of
+from arrayrt.ir.ops._xp import dtype_of, erf
 from arrayrt.ir.ops.base import Attr, OpDef, check_float, register, same_as_input
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.ops.unary import (
     check_numeric,
-    clipped_erf,
     float_kernel,
     is_integral,
     typed_scalar,
@@ -223,7 +222,7 @@ def _gelu_erf(xp: Any, x: Any) -> Any:
     Few live buffers matter on numpy: glibc hands large freed blocks back to the OS, and faulting
     fresh pages in again can cost more than this arithmetic (128x512: 0.6 ms with five buffers)."""
     if x.dtype != xp.float32:
-        return 0.5 * x * (1.0 + clipped_erf(xp, x * _SQRT1_2))
+        return 0.5 * x * (1.0 + erf(xp, x * _SQRT1_2))
     xc = xp.clip(x, -_GELU_CLIP, _GELU_CLIP)
     u = xc * xc
     num = u * _GELU_P[-1]

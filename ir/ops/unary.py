@@ -133,13 +133,7 @@ class Erf(UnaryOp):
 
     @classmethod
     def function(cls, xp):
-        return functools.partial(clipped_erf, xp)
-
-
-def clipped_erf(xp: Any, x: Any) -> Any:
-    """:func:`~arrayrt.ir.ops._xp.erf` of x clipped to [-6, 6], where erf is already +-1 in float64:
-    ``_xp.erf`` itself gives NaN for +-inf."""
-    return erf(xp, xp.clip(x, -6.0, 6.0))
+        return functools.partial(erf, xp)
 
 
 class _IntegerValued(UnaryOp):
