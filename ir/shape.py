@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from arrayrt.errors import ArrayrtError
 
 INF = -1  # an open upper bound
+UNBOUNDED = 2**63 - 1  # how OpenVINO reports an open upper bound in get_max_shape()
 
 
 class Dimension:
@@ -116,7 +117,8 @@ class Dimension:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.min, self.max))
+        # a static dimension equals its int, so it must hash like it
+        return hash(self.min) if self.min == self.max else hash((self.min, self.max))
 
     def __int__(self) -> int:
         return self.get_length()
@@ -218,10 +220,15 @@ class PartialShape:
         return self.to_shape()
 
     def get_min_shape(self) -> tuple[int, ...]:
-        return tuple(d.min for d in self.dims)
+        """Lower bounds; ``()`` for a dynamic rank, as OpenVINO returns."""
+        return () if self._dims is None else tuple(d.min for d in self._dims)
 
     def get_max_shape(self) -> tuple[int, ...]:
-        return tuple(d.max for d in self.dims)
+        """Upper bounds, an open bound as ``2**63 - 1`` (OpenVINO's int64 maximum); ``()`` for a
+        dynamic rank."""
+        if self._dims is None:
+            return ()
+        return tuple(UNBOUNDED if d.max == INF else d.max for d in self._dims)
 
     def compatible(self, other: "PartialShape | Iterable[int]") -> bool:
         o = other if isinstance(other, PartialShape) else PartialShape(other)

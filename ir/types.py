@@ -148,9 +148,15 @@ class Type:
         other = Type(other)
         return self is other or self.is_dynamic or other.is_dynamic
 
-    def merge(self, other: "Type") -> "Type":
+    def merge(self, other: "Type") -> "Type | None":
+        """The more specific of two compatible types (dynamic yields to the other); None when they
+        conflict, as OpenVINO's ``Type.merge`` returns."""
         other = Type(other)
-        return other if self.is_dynamic else self
+        if self.is_dynamic:
+            return other
+        if other.is_dynamic or other is self:
+            return self
+        return None
 
     def __repr__(self) -> str:
         return f"<Type: '{self.name}'>"
