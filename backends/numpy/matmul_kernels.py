@@ -1,9 +1,8 @@
 """numpy kernels for the matmul and normalization families (see kernels.py).
 
 * MatMul: ``numpy.matmul`` itself, with transposes folded in as ``.mT`` views (numpy hands
-  transposed operands to BLAS as such, without copying); a constant right operand is transposed
-  once at compile time, and a 2-D constant right operand is multiplied as one GEMM over the
-  flattened batch of the left.
+  transposed operands to BLAS as such, without copying); a constant right operand's view is taken
+  once at compile time, and a 2-D one is multiplied as one GEMM over the flattened batch of the left.
 * MVN over the last axis (layer norm): means as BLAS matrix-vector products, in-place updates.
 * Softmax (v1, v8): in-place exp and normalisation; over the last axis, the row sums as a BLAS
   matrix-vector product.
@@ -41,7 +40,7 @@ def matmul_kernel(backend, node):
         w = np.asarray(w)
         if tb:
             w = w.mT
-        if w.ndim == 2 and len(sa) >= 3 and not ta:
+        if w.ndim == 2 and len(sa) >= 3 and not ta and w.shape[0] > 0:
             k, n = w.shape
 
             def dense(a, _b):
@@ -61,7 +60,8 @@ def matmul_kernel(backend, node):
 
 
 def _layer_norm(n: int, normalize_variance: bool, eps: float, inside_sqrt: bool, dtype):
-    """MVN over the last axis of length ``n``: 2 BLAS matrix-vector products and 4 in-place passes."""
+    """MVN over the last axis of length ``n``: two BLAS matrix-vector products for the means and
+    three elementwise passes (subtract, square, divide in place)."""
     ones = np.full((n, 1), 1.0 / n, dtype)
     matmul, sqrt = np.matmul, np.sqrt
 
