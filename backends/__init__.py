@@ -22,6 +22,13 @@ BUILTIN: dict[str, str] = {
 ENTRY_POINT_GROUP = "arrayrt.backends"
 
 _cache: dict[str, type[Backend] | None] = {}
+_spec_cache: list[dict[str, object]] = []
+
+
+def refresh() -> None:
+    """Forget discovered backends (after installing one, or in tests)."""
+    _cache.clear()
+    _spec_cache.clear()
 
 
 def _load(spec: str) -> type[Backend]:
@@ -30,13 +37,15 @@ def _load(spec: str) -> type[Backend]:
 
 
 def _specs() -> dict[str, object]:
-    specs: dict[str, object] = dict(BUILTIN)
-    try:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            specs.setdefault(ep.name, ep)
-    except Exception:  # noqa: BLE001 - broken metadata must not break arrayrt
-        pass
-    return specs
+    if not _spec_cache:
+        specs: dict[str, object] = dict(BUILTIN)
+        try:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                specs.setdefault(ep.name, ep)
+        except Exception:  # noqa: BLE001 - broken metadata must not break arrayrt
+            pass
+        _spec_cache.append(specs)
+    return _spec_cache[0]
 
 
 def backend_class(name: str) -> type[Backend] | None:

@@ -24,6 +24,7 @@ def test_a_broken_backend_is_absent_not_an_error(monkeypatch):
 
     monkeypatch.setitem(backends.BUILTIN, "broken", "arrayrt_no_such_module:Backend")
     monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
     assert backends.backend_class("broken") is None
     assert "broken" not in backends.available_backends()
     import arrayrt
@@ -35,6 +36,7 @@ def test_an_absent_array_library_is_not_a_device(monkeypatch):
     from arrayrt import backends
 
     monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
     assert backends.backend_class("surely_not_an_array_library") is None
 
 

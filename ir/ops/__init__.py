@@ -22,6 +22,11 @@ FAMILIES = (
     "interpolate",    # Interpolate v1, v4, v11
     "rnn",            # LSTMSequence, GRUSequence, RNNSequence, LSTMCell, GRUCell, RNNCell
     "quantization",   # FakeQuantize
+    "signal",         # DFT, IDFT, RDFT, IRDFT, STFT
+    "detection",      # NonMaxSuppression, ROIAlign, GridSample, DeformableConvolution, ...
+    "misc",           # Unique, ReverseSequence, Eye, RandomUniform, Col2Im, ...
+    "control",        # If, Loop, TensorIterator (ops with sub-graph bodies)
+    "sequence",       # arrayrt extension ops for ONNX sequences and optionals
 )
 
 for _family in FAMILIES:

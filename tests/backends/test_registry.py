@@ -34,6 +34,7 @@ class ToyBackend(Backend):
 def test_entry_point_backend_becomes_a_device(monkeypatch):
     monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("toy", ToyBackend)])
     monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
     core = ar.Core()
     assert "TOY" in core.available_devices
     x = ops.parameter([2], np.float32, name="x")
@@ -45,6 +46,7 @@ def test_entry_point_backend_becomes_a_device(monkeypatch):
 def test_backend_refuses_dtypes_it_does_not_hold(monkeypatch):
     monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("toy", ToyBackend)])
     monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
     x = ops.parameter([2], np.float64, name="x")
     m = ar.Model([ops.add(x, np.ones(2, np.float64))], [x])
     assert ar.Core().query_model(m, "TOY") == {}
@@ -86,6 +88,7 @@ class WrappingBackend(ToyBackend):
 def test_wrap_plan_receives_constants_as_an_argument(monkeypatch):
     monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("wrapping", WrappingBackend)])
     monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
     x = ops.parameter([2], np.float32, name="x")
     m = ar.Model([ops.multiply(ops.add(x, np.ones(2, np.float32)), np.full(2, 3, np.float32))], [x])
     c = ar.Core().compile_model(m, "WRAP")

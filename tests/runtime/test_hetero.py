@@ -37,6 +37,7 @@ class NoMultiply(Backend):
 def nomul(monkeypatch):
     monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("nomul", NoMultiply)])
     monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
     return "NOMUL"
 
 

@@ -1,0 +1,1 @@
+"""Frontends: other model formats converted to :class:`arrayrt.ir.Model` (the ONNX model optimizer)."""

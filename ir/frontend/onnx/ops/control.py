@@ -1,0 +1,2 @@
+"""ONNX control translators (see FAMILIES in __init__)."""
+from __future__ import annotations
