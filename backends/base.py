@@ -123,6 +123,9 @@ class Backend:
             k = factory(self, node)
             if k is not None:
                 return k
+        backend_kernel = getattr(node.op, "backend_kernel", None)
+        if backend_kernel is not None:  # ops with sub-graph bodies compile them on this backend
+            return backend_kernel(self, node)
         return node.op.kernel(self.xp, node)
 
     #: optional ``wrap_plan(run, consts) -> callable``: given the generated plan function
@@ -141,4 +144,5 @@ class Backend:
 
 
 def _has_compute(op: type[OpDef]) -> bool:
-    return op.compute is not OpDef.compute or op.kernel.__func__ is not OpDef.kernel.__func__
+    return (op.compute is not OpDef.compute or op.kernel.__func__ is not OpDef.kernel.__func__
+            or getattr(op, "backend_kernel", None) is not None)

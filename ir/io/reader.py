@@ -506,6 +506,11 @@ class _Builder:
         version = layer.version
         if version in ("experimental", "extension") and low in _MOVED_TO_OPSET6:
             version = "opset6"
+        if version.startswith("arrayrt"):  # arrayrt's own extension ops
+            try:
+                return get_op(type_name, version)
+            except UnsupportedOpError as exc:
+                raise UnsupportedOpError(f"{self.source}: {layer.where()}: {exc}") from None
         m = _OPSET_NAME.fullmatch(version)
         n = int(m.group(1)) if m else 0
         if not 1 <= n <= LAST_OPSET:

@@ -16,7 +16,9 @@ One class per op version, in the module of its family (``arrayrt/ir/ops/<family>
             return xp.where(x > 0, x, alpha * (xp.exp(x) - 1))
 
 * ``type_name`` is the OpenVINO type; ``version`` the op class version (``Softmax`` 1 and 8);
-  ``opset`` the first opset holding this version: the IR's ``version="opsetN"`` attribute.
+  ``opset`` the first opset holding this version: the IR's ``version="opsetN"`` attribute. Ops that
+  OpenVINO lacks (needed by the ONNX frontend) are arrayrt extensions: ``opset = EXTENSION_OPSET``
+  (``"arrayrt1"``); real OpenVINO cannot read IR that contains them.
 * ``attrs`` declares each attribute: its IR spelling, kind and default. Values are parsed from IR
   strings and checked once, when the node is built; ``compute`` receives them as Python values.
 * ``infer(node)`` returns ``[(Type, PartialShape), ...]`` per output, from ``node.input_type(i)``,
@@ -42,6 +44,9 @@ from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
 
 REQUIRED = object()
+
+#: the op set name of arrayrt's own ops (written as ``version="arrayrt1"`` in IR)
+EXTENSION_OPSET = "arrayrt1"
 
 
 class Attr:
@@ -332,6 +337,9 @@ def get_op(type_name: str, version: "int | str | None" = None) -> type[OpDef]:
         raise UnsupportedOpError(f"op {type_name} has no version {version} (known: {known})")
     n = opset_number(version)
     if n == 10**6:
+        exact = [v for v in versions if v.opset == version]
+        if exact:  # an extension op set such as arrayrt's own ("arrayrt1")
+            return exact[-1]
         if version in ("experimental", "extension", "ie_internal_opset"):
             return versions[-1]
         raise UnsupportedOpError(f"op {type_name}: unknown op set '{version}'")
