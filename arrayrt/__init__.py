@@ -18,6 +18,7 @@ from arrayrt.errors import (
     UnsupportedOpError,
 )
 from arrayrt.ir import Dimension, Input, Model, Node, Output, PartialShape, Type
+from arrayrt.ir.frontend.convert import convert_model
 from arrayrt.ir.io import read_model, save_model, serialize
 from arrayrt.runtime.compiled_model import AsyncInferQueue, CompiledModel, InferRequest, ProfilingInfo
 from arrayrt.runtime.core import VERSION, Core, compile_model
@@ -34,6 +35,6 @@ __all__ = [
     "ArrayrtError", "AsyncInferQueue", "CompileError", "CompiledModel", "Core", "DeviceError",
     "Dimension", "InferRequest", "InferResults", "InferenceInputError", "Input", "Model",
     "ModelReadError", "Node", "OpAttributeError", "Output", "PartialShape", "ProfilingInfo",
-    "ShapeInferenceError", "Tensor", "Type", "UnsupportedOpError", "compile_model", "get_version",
+    "ShapeInferenceError", "Tensor", "Type", "UnsupportedOpError", "compile_model", "convert_model", "get_version",
     "read_model", "save_model", "serialize",
 ]

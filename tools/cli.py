@@ -10,6 +10,7 @@ from arrayrt.errors import ArrayrtError
 #: verb -> (module, one-line help); each module has ``add_arguments(parser)`` and ``run(args) -> int``
 VERBS = {
     "devices": ("arrayrt.tools.devices", "list available devices and their array backends"),
+    "convert": ("arrayrt.tools.convert", "convert an ONNX model to IR (the model optimizer)"),
     "info": ("arrayrt.tools.info", "show a model's inputs, outputs and op histogram"),
     "infer": ("arrayrt.tools.infer", "run a model once on inputs from an .npz (or random)"),
     "benchmark": ("arrayrt.tools.benchmark", "measure latency and throughput (benchmark_app layout)"),

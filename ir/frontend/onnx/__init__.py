@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 
 from arrayrt.errors import ModelReadError, UnsupportedOpError
@@ -142,8 +143,14 @@ def convert_onnx(model: Any, input: Any = None, output: Any = None,  # noqa: A00
     for vi in graph.input:
         if vi.name in initializers and vi.name not in specs:
             continue
-        if specs and vi.name not in specs and not _used(vi.name, nodes, wanted):
-            continue
+        if specs and vi.name not in specs:
+            if not _used(vi.name, nodes, wanted):
+                continue
+            if cut_inputs:  # with a cut, --input lists every input (the model optimizer's rule)
+                raise ModelReadError(
+                    f"output(s) {wanted} cannot be computed from the inputs {list(specs)}: they need graph "
+                    f"input '{vi.name}', which the cut at {sorted(cut_inputs)} leaves unreachable "
+                    f"(list it in --input too, or cut below it)")
         params.append(_parameter(param_op, vi.name, *shape_of_value_info(vi), specs.get(vi.name)))
     for name in specs:
         if name in cut_inputs:
@@ -229,7 +236,7 @@ def _input_specs(spec: Any) -> dict[str, tuple[PartialShape | None, Type | None]
         for extra in item[1:]:
             if extra is None:
                 continue
-            if isinstance(extra, (Type, type)) or (isinstance(extra, str) and not _looks_like_shape(extra)):
+            if isinstance(extra, (Type, type, np.dtype)) or (isinstance(extra, str) and not _looks_like_shape(extra)):
                 t = Type(extra)
             else:
                 shape = extra if isinstance(extra, PartialShape) else PartialShape(
