@@ -215,7 +215,7 @@ class CompiledModel:
         if name == "SUPPORTED_PROPERTIES":
             return {k: "RO" for k in sorted(set(props) | {"EXECUTION_DEVICES", "NETWORK_NAME"})}
         if name == "EXECUTION_DEVICES":
-            return list(self._execution_devices)
+            return list(getattr(self._plan, "execution_devices", None) or self._execution_devices)
         if name == "NETWORK_NAME":
             return self._model.name
         if name == "OPTIMAL_NUMBER_OF_INFER_REQUESTS":

@@ -14,8 +14,8 @@ from arrayrt.runtime.compiled_model import CompiledModel
 
 VERSION = "0.1.0"
 
-#: AUTO's default candidate order (OpenVINO leaves NPU out of the default list)
-AUTO_PRIORITY = ("GPU", "CPU")
+#: AUTO's default candidate order
+AUTO_PRIORITY = ("GPU", "NPU", "CPU")
 
 _PRECISIONS = ("f32", "f16", "bf16")
 
@@ -81,7 +81,14 @@ RW_PROPERTIES: dict[str, tuple[Any, Any]] = {
     "ENABLE_MMAP": (_bool, True),
     "ARRAY_BACKEND": (str, None),  # None: the device's default backend
     "KEEP_ON_DEVICE": (_bool, False),
+    "MULTI_DEVICE_PRIORITIES": (str, ""),
+    "AUTO_BATCH_TIMEOUT": (int, 1000),
+    "ENABLE_STARTUP_FALLBACK": (_bool, True),
+    "ENABLE_RUNTIME_FALLBACK": (_bool, True),
 }
+#: properties of the virtual devices themselves, not passed on to the devices they schedule
+VIRTUAL_KEYS = ("MULTI_DEVICE_PRIORITIES", "AUTO_BATCH_TIMEOUT", "ENABLE_STARTUP_FALLBACK",
+                "ENABLE_RUNTIME_FALLBACK")
 RO_PROPERTIES = ("AVAILABLE_DEVICES", "FULL_DEVICE_NAME", "SUPPORTED_PROPERTIES", "DEVICE_TYPE",
                  "OPTIMIZATION_CAPABILITIES", "RANGE_FOR_STREAMS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS")
 
@@ -204,8 +211,14 @@ class Core:
         upper = device.upper()
         if upper.startswith("HETERO"):
             return self._compile_hetero(model, device, config)
-        if upper.startswith("AUTO"):
-            device = self._auto_pick(model, device)
+        if upper.startswith(("AUTO", "MULTI", "BATCH")):
+            from arrayrt.runtime import scheduling
+
+            return scheduling.compile_virtual(self, model, device, dict(config or {}))
+        return self._compile_device(model, device, config)
+
+    def _compile_device(self, model: Model, device: str, config: Mapping | None) -> CompiledModel:
+        """Compile for one real device (``CPU``, ``NPU``, ``GPU.1``...)."""
         base, cls = self._plugin(device)
         props = self._device_config(base, cls, config)
         backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
@@ -244,20 +257,6 @@ class Core:
                     ("ARRAY_BACKEND", "OPTIMAL_NUMBER_OF_INFER_REQUESTS")}}
         execution = list(dict.fromkeys(sg.device for sg in subgraphs))
         return CompiledModel(work, "HETERO", plan, HostIO(), props, node_devices, execution)
-
-    def _auto_pick(self, model: Model, device: str) -> str:
-        spec = device.split(":", 1)[1] if ":" in device else ""
-        devs = backends.device_backends()
-        candidates = [d.strip().upper() for d in spec.split(",") if d.strip()] or list(AUTO_PRIORITY)
-        excluded = {c[1:] for c in candidates if c.startswith("-")}
-        candidates = [c for c in candidates if not c.startswith("-")] or list(AUTO_PRIORITY)
-        for c in candidates:
-            if c in devs and c not in excluded:
-                backend = devs[c]()
-                if all(backend.supports(n) for n in model.get_ordered_ops()):
-                    return c
-        raise DeviceError(f"AUTO: no device among {candidates} can run the whole model "
-                          f"(available: {list(devs)})")
 
     def query_model(self, model: Model, device_name: str, config: Mapping | None = None) -> dict[str, str]:
         """``{friendly_name: device}`` for every node the device supports."""
