@@ -48,6 +48,19 @@ class Backend:
     overrides: ClassVar[dict[str, KernelFactory]] = {}
     #: op type -> why this library cannot run it
     unsupported: ClassVar[dict[str, str]] = {}
+    #: ``INFERENCE_PRECISION_HINT`` values this device accepts
+    precisions: ClassVar[tuple[str, ...]] = ("f32", "f16", "bf16")
+    #: device properties beyond Core's common ones: key -> (parser, default)
+    properties: ClassVar[dict[str, tuple[Any, Any]]] = {}
+    #: the property holding calibration samples, when compiling needs data statistics (GNA's
+    #: static quantisation): HETERO then fills it, for a subgraph, with the values of the tensors
+    #: entering it, computed on CPU from the model-level samples
+    calibration_property: ClassVar[str | None] = None
+
+    @classmethod
+    def property_parser(cls, key: str) -> Callable[[Any], Any] | None:
+        """The parser of a pattern property key (e.g. ``GNA_SCALE_FACTOR_<i>``), or None."""
+        return None
 
     def __init__(self, config: dict[str, Any] | None = None):
         self.config = dict(config or {})

@@ -237,6 +237,11 @@ class CompiledModel:
             return self._runtime_model
         rm = clone_model(self._model)
         records = {r.node_name: r for r in self._plan.records}
+        extra: dict[str, dict[str, Any]] = {}
+        for plan in getattr(self._plan, "plans", [self._plan]):  # backend-specific per-node facts
+            info = getattr(plan, "node_info", None)
+            if callable(info):
+                extra.update(info())
         for node in rm.get_ordered_ops():
             rec = records.get(node.friendly_name)
             prec = node.output(0).get_element_type() if node.get_output_size() else Type.dynamic
@@ -247,6 +252,7 @@ class CompiledModel:
                 "device": self._node_devices.get(node.friendly_name, self._device),
                 "originalLayersNames": node.friendly_name,
             })
+            node.rt_info.update(extra.get(node.friendly_name, {}))
         self._runtime_model = rm
         return rm
 

@@ -17,7 +17,7 @@ VERSION = "0.1.0"
 #: AUTO's default candidate order
 AUTO_PRIORITY = ("GPU", "NPU", "CPU")
 
-_PRECISIONS = ("f32", "f16", "bf16")
+_PRECISIONS = ("f32", "f16", "bf16", "i16", "i8")  # each device accepts its own subset
 
 
 @dataclass(frozen=True)
@@ -131,35 +131,56 @@ class Core:
     def set_property(self, device_name: "str | Mapping[str, Any]", properties: Mapping | None = None) -> None:
         if isinstance(device_name, Mapping):
             for k, v in device_name.items():
-                self._check_key(k, "all devices")
-                self._global[k] = RW_PROPERTIES[k][0](v)
+                self._global[k] = self._parse(k, v, "all devices")
             return
-        base, _ = self._plugin(device_name)
+        base, cls = self._plugin(device_name)
         for k, v in (properties or {}).items():
-            self._props.setdefault(base, {})[k] = self._parse(k, v, base)
+            self._props.setdefault(base, {})[k] = self._parse(k, v, base, cls)
 
-    def _check_key(self, key: str, device: str) -> None:
-        if key not in RW_PROPERTIES:
+    @staticmethod
+    def _parser(key: str, cls: type | None) -> Any:
+        """The parser of ``key`` on a device whose backend class is ``cls`` (None: common keys)."""
+        if key in RW_PROPERTIES:
+            return RW_PROPERTIES[key][0]
+        if cls is not None:
+            if key in cls.properties:
+                return cls.properties[key][0]
+            return cls.property_parser(key)
+        return None
+
+    def _parse(self, key: str, value: Any, device: str, cls: type | None = None, strict: bool = True) -> Any:
+        """``value`` parsed for ``key``; with ``strict`` false, a key that only another device knows
+        returns ``_OTHER_DEVICE`` (a virtual device passes one config to all it schedules)."""
+        parser = self._parser(key, cls)
+        if parser is None:
             if key in RO_PROPERTIES:
                 raise DeviceError(f"property '{key}' of {device} is read-only")
-            raise DeviceError(f"{device} has no property '{key}'; known: {sorted(RW_PROPERTIES)}")
-
-    def _parse(self, key: str, value: Any, device: str) -> Any:
-        self._check_key(key, device)
+            if not strict and any(self._parser(key, c) is not None for c in backends.available_backends().values()):
+                return _OTHER_DEVICE
+            known = sorted(set(RW_PROPERTIES) | set(cls.properties if cls is not None else ()))
+            raise DeviceError(f"{device} has no property '{key}'; known: {known}")
         try:
-            return RW_PROPERTIES[key][0](value)
+            return parser(value)
         except (ValueError, TypeError, ArrayrtError) as exc:
             raise DeviceError(f"{device}: property '{key}' has a bad value {value!r}: {exc}") from None
 
-    def _device_config(self, base: str, backend_cls: type, config: Mapping | None) -> dict[str, Any]:
+    def _device_config(self, base: str, backend_cls: type, config: Mapping | None,
+                       strict: bool = True) -> dict[str, Any]:
         props = {k: d for k, (_, d) in RW_PROPERTIES.items()}
+        props.update({k: d for k, (_, d) in backend_cls.properties.items()})
         props["INFERENCE_PRECISION_HINT"] = backend_cls.default_precision
         props["ARRAY_BACKEND"] = backend_cls.name
         props.update(self._global)
         props.update(self._props.get(base, {}))
         for k, v in (config or {}).items():
-            props[k] = self._parse(k, v, base)
-        if props["EXECUTION_MODE_HINT"] == "ACCURACY":
+            value = self._parse(k, v, base, backend_cls, strict)
+            if value is not _OTHER_DEVICE:
+                props[k] = value
+        precision = Type(props["INFERENCE_PRECISION_HINT"])
+        if precision.name not in backend_cls.precisions:
+            raise DeviceError(f"{base}: property 'INFERENCE_PRECISION_HINT' has a bad value '{precision.name}': "
+                              f"expected one of {list(backend_cls.precisions)}")
+        if props["EXECUTION_MODE_HINT"] == "ACCURACY" and "f32" in backend_cls.precisions:
             props["INFERENCE_PRECISION_HINT"] = Type.f32
         streams = props["NUM_STREAMS"]
         if streams <= 0 or ("NUM_STREAMS" not in (config or {}) and "NUM_STREAMS" not in self._props.get(base, {})):
@@ -183,7 +204,7 @@ class Core:
         if name == "DEVICE_TYPE":
             return "integrated"
         if name == "SUPPORTED_PROPERTIES":
-            out = {k: "RW" for k in RW_PROPERTIES}
+            out = {k: "RW" for k in [*RW_PROPERTIES, *cls.properties]}
             out.update({k: "RO" for k in RO_PROPERTIES})
             return out
         if name == "OPTIMIZATION_CAPABILITIES":
@@ -217,10 +238,11 @@ class Core:
             return scheduling.compile_virtual(self, model, device, dict(config or {}))
         return self._compile_device(model, device, config)
 
-    def _compile_device(self, model: Model, device: str, config: Mapping | None) -> CompiledModel:
+    def _compile_device(self, model: Model, device: str, config: Mapping | None,
+                        strict: bool = True) -> CompiledModel:
         """Compile for one real device (``CPU``, ``NPU``, ``GPU.1``...)."""
         base, cls = self._plugin(device)
-        props = self._device_config(base, cls, config)
+        props = self._device_config(base, cls, config, strict)
         backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
         compiled = clone_model(model)
         _lower_precision(compiled, props, backend)
@@ -236,7 +258,7 @@ class Core:
         per_device: dict[str, tuple[dict, Any]] = {}
         for d in priorities:
             base, cls = self._plugin(d)
-            props = self._device_config(base, cls, cfg)
+            props = self._device_config(base, cls, cfg, strict=False)
             per_device[base] = (props, backends.get_backend(props["ARRAY_BACKEND"])(props))
         work = clone_model(model)
         affinity = hetero.annotate(work, {d: b for d, (_, b) in per_device.items()})
@@ -245,6 +267,11 @@ class Core:
         plans, used = [], []
         for sg in subgraphs:
             props, backend = per_device[sg.device]
+            key = backend.calibration_property
+            if key and props.get(key) is not None and sg.inputs:
+                props = dict(props)
+                props[key] = hetero.calibrate_cuts(work, sg, props[key])
+                backend = type(backend)(props)
             _lower_precision(sg.model, props, backend)
             plans.append(backend.compile(sg.model, props))
             used.append(backend)
@@ -266,6 +293,9 @@ class Core:
         return {n.friendly_name: base for n in model.get_ordered_ops() if backend.supports(n)}
 
 
+_OTHER_DEVICE = object()
+
+
 class HostIO:
     """Input/output side of plans that take and return host (numpy) arrays."""
 
@@ -281,9 +311,13 @@ class HostIO:
 
 
 def _lower_precision(model: Model, props: dict[str, Any], backend: Any) -> None:
+    """Lower float math to a float inference precision (integer hints, such as GNA's weight width,
+    are the backend's own business)."""
     from arrayrt.ir.passes.precision import apply_inference_precision
 
-    apply_inference_precision(model, props["INFERENCE_PRECISION_HINT"], backend)
+    precision = Type(props["INFERENCE_PRECISION_HINT"])
+    if precision.is_real:
+        apply_inference_precision(model, precision, backend)
 
 
 def compile_model(model: "Model | str | os.PathLike", device_name: str = "AUTO",

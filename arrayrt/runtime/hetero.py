@@ -276,3 +276,36 @@ def transfer(value: Any, src: Any, dst: Any) -> Any:
                 pass
         value = src.to_host(value)
     return dst.to_device(value)
+
+
+def calibrate_cuts(model: Model, sg: Subgraph, samples: Any) -> dict[str, Any]:
+    """The values that enter subgraph ``sg`` on the model-level calibration ``samples`` (a feed
+    mapping, or a list of feeds), computed on the numpy backend: ``{Parameter name: stacked values}``
+    for the subgraph's Parameters, so a quantising backend derives its input scales from them."""
+    import numpy as np
+
+    from arrayrt.backends import get_backend
+    from arrayrt.executor import build_plan
+    from arrayrt.ir.ops import get_op
+
+    feeds = [samples] if isinstance(samples, dict) else list(samples)
+    params = model.get_parameters()
+    probe = Model([Node(get_op("Result"), [o]) for o in sg.inputs], params, "calibration_probe")
+    plan = build_plan(probe, get_backend("numpy")())
+    values: list[list[Any]] = [[] for _ in sg.inputs]
+    for feed in feeds:
+        args = []
+        for i, p in enumerate(params):
+            if isinstance(feed, dict):
+                names = [i, str(i), p.friendly_name, *p.output(0).get_names()]
+                v = next((feed[k] for k in names if k in feed), None)
+            elif isinstance(feed, (list, tuple)):
+                v = feed[i] if i < len(feed) else None
+            else:
+                v = feed if i == 0 else None
+            if v is None:
+                raise CompileError(f"HETERO calibration: a sample has no value for input '{p.friendly_name}'")
+            args.append(np.asarray(v, dtype=p.output(0).get_element_type().to_dtype()))
+        for k, out in enumerate(plan(*args)):
+            values[k].append(np.asarray(out))
+    return {p.friendly_name: np.stack(v) for p, v in zip(sg.model.get_parameters(), values)}

@@ -29,7 +29,7 @@ def compile_virtual(core: Any, model: Any, device: str, config: dict[str, Any]) 
 
     kind, _, spec = device.partition(":")
     kind = kind.strip().upper()
-    parsed = {k: core._parse(k, v, kind) for k, v in config.items()}
+    parsed = {k: core._parse(k, v, kind, strict=False) for k, v in config.items()}
     sub = {k: v for k, v in config.items() if k not in VIRTUAL_KEYS}
     spec = spec or str(parsed.get("MULTI_DEVICE_PRIORITIES", ""))
     available = core.available_devices
@@ -55,10 +55,10 @@ def compile_virtual(core: Any, model: Any, device: str, config: dict[str, Any]) 
                           f"try HETERO:{','.join(candidates)}")
     fallback_ok = parsed.get("ENABLE_STARTUP_FALLBACK", True) and "CPU" in candidates and target != "CPU"
     if not fallback_ok:
-        return core._compile_device(model, target, sub)
-    cpu = core._compile_device(model, "CPU", sub)
+        return core._compile_device(model, target, sub, strict=False)
+    cpu = core._compile_device(model, "CPU", sub, strict=False)
     plan = AutoPlan(HostRunner(cpu, "CPU"), target,
-                    lambda: HostRunner(core._compile_device(model, target, sub), target), _warmup(cpu))
+                    lambda: HostRunner(core._compile_device(model, target, sub, strict=False), target), _warmup(cpu))
     props = dict(cpu._properties)
     props.update({"MULTI_DEVICE_PRIORITIES": ",".join(candidates), "ENABLE_STARTUP_FALLBACK": True})
     return CompiledModel(cpu._model, "AUTO", plan, HostIO(), props, execution_devices=["CPU"])
@@ -84,7 +84,7 @@ def _device_list(spec: str, available: list[str], kind: str, allow_empty: bool,
 
 def _runs_whole_model(core: Any, device: str, model: Any, config: dict) -> bool:
     base, cls = core._plugin(device)
-    props = core._device_config(base, cls, config)
+    props = core._device_config(base, cls, config, strict=False)
     backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
     return all(backend.supports(n) for n in model.get_ordered_ops())
 
@@ -103,7 +103,7 @@ def _warmup(compiled: CompiledModel) -> list[np.ndarray] | None:
 def _multi(core: Any, model: Any, devices: list[str], parsed: dict, sub: dict, io: Any, kind: str) -> CompiledModel:
     sub = dict(sub)
     sub.setdefault("PERFORMANCE_HINT", "THROUGHPUT")
-    compiled = [core._compile_device(model, d, sub) for d in devices]
+    compiled = [core._compile_device(model, d, sub, strict=False) for d in devices]
     plan = MultiPlan([HostRunner(c, d) for c, d in zip(compiled, devices)])
     props = dict(compiled[0]._properties)
     props.update({"MULTI_DEVICE_PRIORITIES": ",".join(devices),
@@ -125,8 +125,8 @@ def _batch(core: Any, model: Any, spec: str, parsed: dict, sub: dict, io: Any) -
         raise DeviceError(f"BATCH: the batch size must be at least 1, got {n}")
     if device.split(".")[0] not in core.available_devices:
         raise DeviceError(f"BATCH: device {device} is not available; available devices: {core.available_devices}")
-    single = core._compile_device(model, device, sub)
-    batched = core._compile_device(batched_copy(model, n), device, sub)
+    single = core._compile_device(model, device, sub, strict=False)
+    batched = core._compile_device(batched_copy(model, n), device, sub, strict=False)
     timeout = parsed.get("AUTO_BATCH_TIMEOUT", 1000) / 1000.0
     plan = BatchPlan(HostRunner(batched, device), HostRunner(single, device), n, timeout)
     props = dict(single._properties)
