@@ -17,7 +17,9 @@ _STANDARD_TYPES = frozenset({Type.f64, Type.f32, Type.i64, Type.i32, Type.i16, T
                              Type.u32, Type.u16, Type.u8, Type.boolean})
 
 #: ops whose compute cannot be written in the array-API standard: op type -> reason
-NOT_IN_STANDARD: dict[str, str] = {}
+NOT_IN_STANDARD: dict[str, str] = {
+    "BitCast": "reinterpreting an array's bytes as another type has no array-API function",
+}
 
 
 class GenericBackend(Backend):
@@ -49,7 +51,7 @@ class GenericBackend(Backend):
     def to_device(self, array: Any) -> Any:
         a = np.asarray(array)
         if not a.flags.writeable or not a.flags.c_contiguous:
-            a = np.ascontiguousarray(a).copy()
+            a = np.array(a, copy=True, order="C")  # keeps 0-d arrays 0-d
         return self.xp.asarray(a)
 
 

@@ -17,16 +17,20 @@ _TABLE = [
     ("f8e5m2", 8, "f", "F8E5M2", ml_dtypes.float8_e5m2),
     ("f8e8m0", 8, "f", "F8E8M0", ml_dtypes.float8_e8m0fnu),
     ("f4e2m1", 4, "f", "F4E2M1", ml_dtypes.float4_e2m1fn),
+    ("f8e4m3fnuz", 8, "f", "F8E4M3FNUZ", ml_dtypes.float8_e4m3fnuz),  # arrayrt's (ONNX's), not OpenVINO's
+    ("f8e5m2fnuz", 8, "f", "F8E5M2FNUZ", ml_dtypes.float8_e5m2fnuz),  # arrayrt's (ONNX's)
     ("i64", 64, "i", "I64", np.int64),
     ("i32", 32, "i", "I32", np.int32),
     ("i16", 16, "i", "I16", np.int16),
     ("i8", 8, "i", "I8", np.int8),
     ("i4", 4, "i", "I4", ml_dtypes.int4),
+    ("i2", 2, "i", "I2", ml_dtypes.int2),  # arrayrt's (ONNX's), not OpenVINO's
     ("u64", 64, "u", "U64", np.uint64),
     ("u32", 32, "u", "U32", np.uint32),
     ("u16", 16, "u", "U16", np.uint16),
     ("u8", 8, "u", "U8", np.uint8),
     ("u4", 4, "u", "U4", ml_dtypes.uint4),
+    ("u2", 2, "u", "U2", ml_dtypes.uint2),
     ("u1", 1, "u", "BIN", np.uint8),
     ("boolean", 8, "b", "BOOL", np.bool_),
     ("string", 256, "s", "STRING", np.object_),
@@ -41,7 +45,8 @@ _ALIASES = {
     "int64": "i64", "int32": "i32", "int16": "i16", "int8": "i8", "int4": "i4",
     "uint64": "u64", "uint32": "u32", "uint16": "u16", "uint8": "u8", "uint4": "u4", "uint1": "u1",
     "bool_": "boolean", "float8_e4m3fn": "f8e4m3", "float8_e5m2": "f8e5m2",
-    "float8_e8m0fnu": "f8e8m0", "float4_e2m1fn": "f4e2m1",
+    "float8_e8m0fnu": "f8e8m0", "float4_e2m1fn": "f4e2m1", "float8_e4m3fnuz": "f8e4m3fnuz",
+    "float8_e5m2fnuz": "f8e5m2fnuz", "int2": "i2", "uint2": "u2",
     "str": "string", "object": "string",
 }
 

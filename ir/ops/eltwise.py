@@ -70,7 +70,10 @@ class SquaredDifference(BinaryOp):
 
 
 def _is_int(xp, x) -> bool:
-    return xp.isdtype(x.dtype, "integral")
+    try:
+        return bool(xp.isdtype(x.dtype, "integral"))
+    except TypeError:  # numpy's isdtype rejects the ml_dtypes floats (bf16, f8)
+        return False
 
 
 @register

@@ -14,9 +14,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for outcome, reports in terminalreporter.stats.items():
         for rep in reports:
             nodeid = getattr(rep, "nodeid", "")
-            if "test_backend_suite.py" not in nodeid or getattr(rep, "when", "call") not in ("call", "setup"):
+            when = getattr(rep, "when", None)
+            if "test_backend_suite.py" not in nodeid or when not in ("call", "setup"):
                 continue
-            if rep.when == "setup" and outcome not in ("skipped", "error"):
+            if when == "setup" and outcome not in ("skipped", "error"):
                 continue
             cls = nodeid.split("::")[1] if nodeid.count("::") >= 2 else "?"
             counts.setdefault(CATEGORIES.get(cls, cls), Counter())[outcome] += 1

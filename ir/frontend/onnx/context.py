@@ -201,10 +201,24 @@ def expand_function(ctx: GraphContext, nc: "NodeContext", body: onnx.FunctionPro
     for formal in body.input[len(nc.inputs):]:
         child.values[formal] = None
     attrs = {a.name: a for a in nc.proto.attribute}
-    defaults = {a.name: a for a in body.attribute_proto}
+    defaults = _schema_defaults(nc.proto, nc.version)
+    defaults.update({a.name: a for a in body.attribute_proto})
     for node in body.node:
         child.convert_node(_substitute_attrs(node, attrs, defaults))
     return [child.values.get(o) for o in body.output]
+
+
+def _schema_defaults(node: onnx.NodeProto, version: int) -> dict[str, AttributeProto]:
+    """The default values the op's ONNX schema declares (a function body may refer to them)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, version, node.domain)
+    except onnx.defs.SchemaError:
+        return {}
+    out = {}
+    for name, a in schema.attributes.items():
+        if a.default_value is not None and a.default_value.type != AttributeProto.UNDEFINED:
+            out[name] = a.default_value
+    return out
 
 
 def _substitute_attrs(node: onnx.NodeProto, attrs: dict, defaults: dict) -> onnx.NodeProto:

@@ -16,7 +16,8 @@ _ONNX_TO_TYPE = {
     TensorProto.FLOAT8E4M3FN: Type.f8e4m3, TensorProto.FLOAT8E5M2: Type.f8e5m2,
     TensorProto.INT4: Type.i4, TensorProto.UINT4: Type.u4,
 }
-for _name, _t in (("FLOAT8E8M0", Type.f8e8m0), ("FLOAT4E2M1", Type.f4e2m1)):
+for _name, _t in (("FLOAT8E8M0", Type.f8e8m0), ("FLOAT4E2M1", Type.f4e2m1), ("FLOAT8E4M3FNUZ", Type.f8e4m3fnuz),
+                  ("FLOAT8E5M2FNUZ", Type.f8e5m2fnuz), ("INT2", Type.i2), ("UINT2", Type.u2)):
     if hasattr(TensorProto, _name):
         _ONNX_TO_TYPE[getattr(TensorProto, _name)] = _t
 _TYPE_TO_ONNX = {t: k for k, t in _ONNX_TO_TYPE.items()}
