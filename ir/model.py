@@ -18,7 +18,7 @@ class Model:
 
     def __init__(self, results: "Sequence[Node | Output] | Node | Output",
                  parameters: Sequence[Node] | None = None, name: str = "Model",
-                 sinks: Sequence[Node] | None = None):
+                 sinks: Sequence[Node] | None = None, *, name_tensors: bool = True):
         from arrayrt.ir.ops import get_op
 
         if isinstance(results, (Node, Output)):
@@ -44,6 +44,14 @@ class Model:
         self.name = name
         self.rt_info: dict[str, Any] = {}
         self._check_closed()
+        if name_tensors:  # as OpenVINO's Model(): unnamed inputs take their Parameter's name,
+            for p in self._parameters:  # unnamed outputs their Result's
+                if not p._outputs[0].names:
+                    p._outputs[0].names = {p.friendly_name}
+            for r in self._results:
+                src = r.input_value(0)
+                if not src.get_names():
+                    src._info.names = {r.friendly_name}
 
     def _check_closed(self) -> None:
         known = {p.uid for p in self._parameters}
@@ -292,7 +300,7 @@ def clone_model(model: Model) -> Model:
     for n in model.get_ordered_ops():
         mapping[n.uid].op.after_clone(mapping[n.uid], mapping)
     m = Model([mapping[r.uid] for r in model._results], [mapping[p.uid] for p in model._parameters],
-              model.name, sinks=[mapping[s.uid] for s in model._sinks])
+              model.name, sinks=[mapping[s.uid] for s in model._sinks], name_tensors=False)
     m.rt_info = _deepcopy_rt(model.rt_info)
     return m
 

@@ -194,7 +194,7 @@ def extract(model: Model, sub_of: dict[int, int], devices: list[str]) -> tuple[l
         if not results[i] and not sinks[i]:
             raise CompileError(f"HETERO: subgraph {i} on {devices[i]} produces nothing")
         subs[i].model = Model(results[i], list(inputs[i].values()), f"{model.name}/subgraph{i}_{devices[i]}",
-                              sinks=sinks[i])
+                              sinks=sinks[i], name_tensors=False)
     for r in model.get_results():
         src = r.input_value(0)
         cuts.append(Cut(src, home(src), n))
@@ -290,7 +290,8 @@ def calibrate_cuts(model: Model, sg: Subgraph, samples: Any) -> dict[str, Any]:
 
     feeds = [samples] if isinstance(samples, dict) else list(samples)
     params = model.get_parameters()
-    probe = Model([Node(get_op("Result"), [o]) for o in sg.inputs], params, "calibration_probe")
+    probe = Model([Node(get_op("Result"), [o]) for o in sg.inputs], params, "calibration_probe",
+                  name_tensors=False)
     plan = build_plan(probe, get_backend("numpy")())
     values: list[list[Any]] = [[] for _ in sg.inputs]
     for feed in feeds:

@@ -1,6 +1,7 @@
 """The numpy backend, device ``CPU``: runs every op; the fallback that ensures completeness."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,10 @@ class NumpyBackend(Backend):
     default_precision = Type.f32
     overrides = OVERRIDES
 
+    def __init__(self, config: dict[str, Any] | None = None):
+        super().__init__(config)
+        set_blas_threads(self.config)
+
     @classmethod
     def load_namespace(cls) -> Any:
         return np
@@ -26,3 +31,19 @@ class NumpyBackend(Backend):
 
     def to_host(self, array: Any) -> np.ndarray:
         return np.asarray(array)
+
+
+def set_blas_threads(config: dict[str, Any]) -> int | None:
+    """Divide the cores between streams: BLAS gets ``INFERENCE_NUM_THREADS`` threads, or
+    cores / ``NUM_STREAMS`` when streams run concurrently (so two streams on two cores do not
+    oversubscribe). BLAS thread pools are process-wide: the last compiled model's setting holds."""
+    streams = int(config.get("NUM_STREAMS", 1) or 1)
+    threads = int(config.get("INFERENCE_NUM_THREADS", 0) or 0)
+    if threads <= 0:
+        threads = max(1, (os.cpu_count() or 1) // max(streams, 1))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    threadpool_limits(limits=threads, user_api="blas")
+    return threads

@@ -53,6 +53,7 @@ _MOVED_TO_OPSET6 = frozenset({
     "experimentaldetectronpriorgridgenerator", "experimentaldetectronroifeatureextractor",
     "experimentaldetectrontopkrois", "grucell", "rnncell", "proposal"})
 _OPSET_NAME = re.compile(r"opset(\d+)")
+_SUB_GRAPH_OPS = frozenset({"TensorIterator", "Loop", "If"})
 
 
 def read_model(model: Any, weights: Any = None) -> Model:
@@ -409,7 +410,7 @@ class _Builder:
                 sinks.append(node)
         if not results and not sinks:
             raise self.err(None, "the model has no Result layer")
-        return Model(results, params, self.net.at.get("name", ""), sinks=sinks)
+        return Model(results, params, self.net.at.get("name", ""), sinks=sinks, name_tensors=False)
 
     def read_ports(self, layer: _Layer) -> None:
         for kind in ("input", "output"):
@@ -541,9 +542,11 @@ class _Builder:
                                            f"value '{data[a.name]}': {exc}") from None
         if op.type_name == "Constant":
             attrs["value"] = self.read_constant(layer, data)
+        bodies = self.read_bodies(layer, op, attrs) if op.type_name in _SUB_GRAPH_OPS else []
         n_out = len(layer.out_ports)
         try:
-            node = Node(op, inputs, attrs, name=layer.name, num_outputs=n_out or None, ir_id=layer.id)
+            node = Node(op, inputs, attrs, name=layer.name, num_outputs=n_out or None, ir_id=layer.id,
+                        bodies=bodies)
         except ArrayrtError as exc:
             if f"id={layer.id}," in str(exc):
                 raise
@@ -557,6 +560,97 @@ class _Builder:
         if rt:
             node.rt_info.update(read_rt_attributes(layer.el.child("rt_info")))
         return node
+
+    # bodies of TensorIterator, Loop and If ------------------------------------------------------
+    def read_bodies(self, layer: _Layer, op: type[OpDef], attrs: dict[str, Any]) -> list[Model]:
+        """The bodies and port maps, read as OpenVINO's deserializer reads them: port map entries
+        sorted by ``external_port_id``; an input with ``axis`` is sliced, one a back edge ends at
+        is merged, any other (with an id >= 0) invariant; outputs with ``axis`` are concatenated,
+        the others the last iteration's value, numbered in id order; ``purpose`` marks a Loop's
+        current-iteration Parameter and condition Result."""
+        from arrayrt.ir.ops.control import BodyOutput, ConcatOutput, InvariantInput, MergedInput, SliceInput
+
+        if op.type_name == "If":
+            parts = (("then_body", "then_port_map", "then_inputs", "then_outputs"),
+                     ("else_body", "else_port_map", "else_inputs", "else_outputs"))
+        else:
+            parts = (("body", "port_map", "input_descriptions", "output_descriptions"),)
+        bodies = []
+        for tag, map_tag, ins_key, outs_key in parts:
+            el = layer.el.child(tag)
+            if el is None:
+                raise self.err(layer, f"a {op.type_name} needs a <{tag}>")
+            body = _Builder(el, self.weights, self.source, self.version, self.missing_bin).build()
+            body.rt_info = read_model_rt_info(el)
+            bodies.append(body)
+            param_of = {p.ir_id: i for i, p in enumerate(body.get_parameters())}
+            result_of = {r.ir_id: i for i, r in enumerate(body.get_results())}
+            port_map = layer.el.child(map_tag)
+            entries = port_map.kids if port_map is not None else []
+
+            def ref(table: dict[int, int], entry: _El, key: str, what: str) -> int:
+                lid = self.int_attr(layer, entry, key)
+                if lid not in table:
+                    raise self.err(layer, f"<{map_tag}> entry at line {entry.line}: {key}={lid} is not a "
+                                          f"{what} layer of the <{tag}>")
+                return table[lid]
+
+            back = {}
+            edges = layer.el.child("back_edges")
+            for e in edges.all("edge") if edges is not None else ():
+                back.setdefault(self.int_attr(layer, e, "to-layer"), e)
+            ins = []
+            inputs = {}
+            for e in entries:
+                if e.tag == "input":
+                    inputs.setdefault(self.int_attr(layer, e, "external_port_id") % (1 << 64), e)
+            for ext, e in sorted(inputs.items()):
+                ext = ext - (1 << 64) if ext >= 1 << 63 else ext
+                param = ref(param_of, e, "internal_layer_id", "Parameter")
+                lid = self.int_attr(layer, e, "internal_layer_id")
+                if "axis" in e.at:
+                    ins.append(SliceInput(ext, param, *(self.int_attr(layer, e, k, d) for k, d in (
+                        ("start", 0), ("stride", 1), ("part_size", 1), ("end", -1), ("axis", 0)))))
+                elif lid in back:
+                    ins.append(MergedInput(ext, param, ref(result_of, back[lid], "from-layer", "Result")))
+                elif ext >= 0:
+                    ins.append(InvariantInput(ext, param))
+            outs = []
+            outputs = {}
+            for e in entries:
+                if e.tag == "output":
+                    outputs.setdefault(self.int_attr(layer, e, "external_port_id"), e)
+            for ext, e in sorted(outputs.items()):
+                if ext < 0:
+                    continue
+                res = ref(result_of, e, "internal_layer_id", "Result")
+                if "axis" in e.at:
+                    outs.append(ConcatOutput(res, len(outs), *(self.int_attr(layer, e, k, d) for k, d in (
+                        ("start", 0), ("stride", 1), ("part_size", 1), ("end", -1), ("axis", 0)))))
+                else:
+                    outs.append(BodyOutput(res, len(outs)))
+            attrs[ins_key], attrs[outs_key] = ins, outs
+            if op.type_name == "Loop":
+                ports = [-1, -1]
+                for e in entries:
+                    purpose = e.at.get("purpose")
+                    if e.tag == "input" and purpose == "current_iteration":
+                        ports[0] = ref(param_of, e, "internal_layer_id", "Parameter")
+                    elif e.tag == "output" and purpose == "execution_condition":
+                        ports[1] = ref(result_of, e, "internal_layer_id", "Result")
+                attrs["special_body_ports"] = ports
+        return bodies
+
+    def int_attr(self, layer: _Layer, el: _El, key: str, default: int | None = None) -> int:
+        text = el.at.get(key)
+        if text is None:
+            if default is None:
+                raise self.err(layer, f"<{el.tag}> at line {el.line} has no '{key}' attribute")
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise self.err(layer, f"<{el.tag}> at line {el.line}: '{key}' must be an integer, got '{text}'") from None
 
     def read_constant(self, layer: _Layer, data: dict[str, str]) -> np.ndarray:
         try:
