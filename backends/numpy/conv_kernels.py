@@ -1,19 +1,25 @@
 """numpy kernels for the conv family (see kernels.py): im2col + one GEMM per convolution.
 
-* The input is copied once into a zero-bordered buffer (kept per thread and per input shape, so
-  its borders are written once).
-* im2col is one strided copy. With a unit stride along the last axis the window rows are taken
-  over the whole padded width ("flat" columns): every copied run is then one long contiguous row,
-  and the few columns that straddle the border are computed and cropped from the result.
-* 1x1 convolutions without padding are a plain GEMM on the input; depthwise convolutions are a sum
-  of shifted multiply-adds (large images) or a per-channel matrix-vector product over copied
-  columns (small images).
+* The input is copied once into a bordered buffer, kept per thread and per input shape (its border
+  is written once). Along a strided axis the buffer holds one plane per stride phase, so every
+  kernel tap then reads at unit stride.
+* im2col is one copy per phase plane. With unit stride along the last axis (in phase coordinates)
+  the window rows run over the whole padded width ("flat" columns): every copied run is one long
+  contiguous row, and the few columns that straddle the border are computed, then cropped.
+* 1x1 convolutions without padding are a plain GEMM on the input.
+* Depthwise convolutions: large images as one multiply-add per tap over channel rows; small strided
+  or tiny images channels-last (the channels as the inner loop); the rest as a per-channel
+  matrix-vector product over the im2col columns.
 * Backprop convolutions are one GEMM (weights^T @ data) and one strided add per kernel tap (col2im).
 
-Weights are reshaped once when they are constant. f32 stays f32; f16 computes in f32.
+The GEMMs run on BLAS threads; the copies and elementwise passes stay on the calling thread (split
+over two threads they measured slower on the 2-core target: one core already saturates its memory
+bandwidth, and a second thread waits on the first under load). Results are contiguous. Weights are
+reshaped once when constant. f32 stays f32; f16 computes in f32.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -28,18 +34,21 @@ from arrayrt.ir.ops.conv import backprop_pads, dilated, resolve_pads
 
 #: im2col over the padded width when it adds at most this fraction of GEMM columns
 FLAT_OVERHEAD = 0.15
-#: depthwise taps as multiply-adds when a channel's output has at least this many elements
-DEPTHWISE_ADD_MIN = 4096
+#: depthwise taps as multiply-adds over channel rows when a channel's output has this many columns
+DEPTHWISE_ADD_MIN = 2048
+#: smaller depthwise outputs than this, or strided ones, run channels-last (channels as the inner loop)
+DEPTHWISE_NHWC_MAX = 64
 
-_scratch = threading.local()
+_local = threading.local()
 
 
-def scratch(size: int, dtype: np.dtype) -> np.ndarray:
-    """A per-thread reusable 1-D buffer for data dead before the kernel returns (im2col columns)."""
-    key = np.dtype(dtype).char
-    pool = getattr(_scratch, "pool", None)
+def scratch(size: int, dtype: np.dtype, slot: int = 0) -> np.ndarray:
+    """A per-thread reusable 1-D buffer (one per ``slot``) for data dead before the kernel returns:
+    im2col columns, uncropped results."""
+    pool = getattr(_local, "scratch", None)
     if pool is None:
-        pool = _scratch.pool = {}
+        pool = _local.scratch = {}
+    key = (np.dtype(dtype).char, slot)
     buf = pool.get(key)
     if buf is None or buf.size < size:
         buf = pool[key] = np.empty(max(size, 1 << 16), dtype)
@@ -56,38 +65,124 @@ def compute_dtype(dtype: np.dtype) -> np.dtype | None:
     return None
 
 
-class PaddedInput:
-    """A bordered copy of the input per thread, with room after the end for flat columns. The border
-    (``value``) is written when the thread first uses it; later calls only copy the interior."""
+class WindowInput:
+    """The input of a window op, bordered and split into stride phases, in a flat buffer per thread.
 
-    def __init__(self, shape: Sequence[int], pads_begin: Sequence[int], padded: Sequence[int], tail: int,
-                 dtype: np.dtype, value: float = 0):
-        self.shape, self.pads_begin, self.padded, self.tail = tuple(shape), pads_begin, padded, tail
-        self.dtype, self.value = dtype, value
+    Along an axis with stride ``s`` the bordered input is stored as ``s`` phase planes (elements
+    ``a, a + s, a + 2s, ...``), so a strided window op reads every tap at unit stride: tap ``k`` is
+    plane ``(k * d) % s`` shifted by ``(k * d) // s``. The border (``value``) is written when a thread
+    first uses the buffer; later calls only copy the interior, plane by plane. ``tail`` spare elements
+    after the end let flat columns run past the last row.
+    """
+
+    def __init__(self, xshape: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                 dilations: Sequence[int], pads_begin: Sequence[int], out: Sequence[int], dtype: np.dtype,
+                 value: float = 0, tail: int = 0):
+        self.shape, self.dtype, self.value, self.tail = tuple(xshape), dtype, value, tail
+        sizes = xshape[2:]
+        extent = [max((o - 1) * s + dilated(k, d), b + n)
+                  for o, s, k, d, b, n in zip(out, strides, kernel, dilations, pads_begin, sizes)]
+        self.phase_dims = [-(-e // s) for e, s in zip(extent, strides)]
+        self.strides = tuple(strides)
+        plane = math.prod(self.phase_dims)
+        self.plane_strides = [math.prod(self.phase_dims[i + 1:]) for i in range(len(extent))]
+        self.row_stride = math.prod(strides) * plane
+        self.rows = xshape[0] * xshape[1]
+        phase_index = {a: i for i, a in enumerate(np.ndindex(*strides))}
+        #: element offset (within a row) of each kernel tap, in row-major tap order
+        self.tap_offsets = []
+        for offs in np.ndindex(*kernel):
+            a = tuple(k * d % s for k, d, s in zip(offs, dilations, strides))
+            q = sum(k * d // s * t for k, d, s, t in zip(offs, dilations, strides, self.plane_strides))
+            self.tap_offsets.append(phase_index[a] * plane + q)
+        #: taps grouped by phase plane: (offset, taps per axis, element stride per axis, tap numbers)
+        self.tap_groups = []
+        for a, i in phase_index.items():
+            per_axis = [[k for k in range(kn) if k * d % s == ai]
+                        for kn, d, s, ai in zip(kernel, dilations, strides, a)]
+            if not all(per_axis):
+                continue
+            offset = i * plane + sum(ks[0] * d // s * t
+                                     for ks, d, s, t in zip(per_axis, dilations, strides, self.plane_strides))
+            steps = [(ks[1] - ks[0]) * d // s * t if len(ks) > 1 else 0
+                     for ks, d, s, t in zip(per_axis, dilations, strides, self.plane_strides)]
+            numbers = [int(np.ravel_multi_index(ks, kernel)) for ks in itertools.product(*per_axis)]
+            self.tap_groups.append((offset, [len(ks) for ks in per_axis], steps, numbers))
+        self.copies = []
+        for a, i in phase_index.items():
+            dst, src = [], []
+            for ai, s, b, n in zip(a, strides, pads_begin, sizes):
+                lo = max(0, -(-(b - ai) // s))
+                hi = max(lo, (b + n - 1 - ai) // s + 1)
+                dst.append(slice(lo, hi))
+                src.append(slice(lo * s + ai - b, (hi - 1) * s + ai - b + 1, s))
+            if all(d.stop > d.start for d in dst):
+                self.copies.append((i, tuple(dst), tuple(src)))
         self.local = threading.local()
 
     def fill(self, x: np.ndarray) -> np.ndarray:
-        """The flat buffer holding ``x`` inside its border."""
-        buf = getattr(self.local, "buf", None)
+        """The flat buffer holding ``x`` inside its border, plane by plane."""
+        local = self.local
+        buf = getattr(local, "buf", None)
         if buf is None:
-            n = math.prod(self.shape[:2]) * math.prod(self.padded)
-            buf = self.local.buf = np.full(n + self.tail, self.value, self.dtype)
-            img = buf[:n].reshape(*self.shape[:2], *self.padded)
-            inner = tuple(slice(b, b + s) for b, s in zip(self.pads_begin, self.shape[2:]))
-            self.local.inner = img[(slice(None), slice(None)) + inner]
-        np.copyto(self.local.inner, x, casting="unsafe")
+            n = self.rows * self.row_stride
+            buf = local.buf = np.full(n + self.tail, self.value, self.dtype)
+            img = buf[:n].reshape(self.rows, math.prod(self.strides), *self.phase_dims)
+            local.targets = [(img[(slice(None), i) + dst], src) for i, dst, src in self.copies]
+        xr = x.reshape(self.rows, *x.shape[2:])
+        for dst, src in local.targets:
+            np.copyto(dst, xr[(slice(None),) + src], casting="unsafe")
         return buf
 
+    def view(self, buf: np.ndarray, offset: int, shape: Sequence[int], strides: Sequence[int]) -> np.ndarray:
+        """[rows, *shape] read-only view of ``buf`` from ``offset`` with per-axis element ``strides``."""
+        item = buf.itemsize
+        byte_strides = tuple(v * item for v in (self.row_stride, *strides))
+        return as_strided(buf[offset:], (self.rows, *shape), byte_strides, writeable=False)
 
-def window_view(buf: np.ndarray, lead: Sequence[int], lead_strides: Sequence[int], padded: Sequence[int],
-                kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],
-                out: Sequence[int]) -> np.ndarray:
-    """View of a flat padded buffer: [*lead, *kernel, *out] with view[..., k, o] = img[..., o*s + k*d]."""
-    item = buf.itemsize
-    spatial = [math.prod(padded[i + 1:]) for i in range(len(padded))]
-    shape = (*lead, *kernel, *out)
-    st = (*lead_strides, *(d * s for d, s in zip(dilations, spatial)), *(s * t for s, t in zip(strides, spatial)))
-    return as_strided(buf, shape, tuple(v * item for v in st), writeable=False)
+    def tap_views(self, buf: np.ndarray, out: Sequence[int]) -> list[np.ndarray]:
+        """Per kernel tap, its [rows, *out] window positions (unit stride within the phase planes)."""
+        return [self.view(buf, off, out, self.plane_strides) for off in self.tap_offsets]
+
+
+class ChannelsLastInput:
+    """Depthwise convolution channels-last: a bordered [N, *S, C] copy per thread, so every tap's
+    multiply-add runs with the channels as its contiguous inner loop (small images, many channels)."""
+
+    def __init__(self, xshape: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                 dilations: Sequence[int], pads_begin: Sequence[int], out: Sequence[int], dtype: np.dtype):
+        sizes = xshape[2:]
+        self.shape, self.dtype, self.out = tuple(xshape), dtype, list(out)
+        self.extent = [max((o - 1) * s + dilated(k, d), b + n)
+                       for o, s, k, d, b, n in zip(out, strides, kernel, dilations, pads_begin, sizes)]
+        self.inner = (slice(None),) + tuple(slice(b, b + n) for b, n in zip(pads_begin, sizes))
+        self.taps = [(slice(None),) + tuple(slice(k * d, k * d + (o - 1) * s + 1, s)
+                                            for k, d, s, o in zip(offs, dilations, strides, out))
+                     for offs in np.ndindex(*kernel)]
+        self.perm = (0, *range(2, len(xshape)), 1)
+        self.back = (0, len(xshape) - 1, *range(1, len(xshape) - 1))
+        self.local = threading.local()
+        self._weights: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, x: np.ndarray, w3: np.ndarray) -> np.ndarray:
+        """``w3`` [C, 1, K] -> the [N, *out, C] result as an [N, C, *out] view."""
+        buf = getattr(self.local, "buf", None)
+        if buf is None:
+            buf = self.local.buf = np.zeros((self.shape[0], *self.extent, self.shape[1]), self.dtype)
+        np.copyto(buf[self.inner], x.transpose(self.perm), casting="unsafe")
+        cached = self._weights
+        if cached is None or cached[0] is not w3:
+            wt = np.ascontiguousarray(w3.reshape(w3.shape[0], -1).T, dtype=self.dtype)
+            cached = self._weights = (w3, wt)
+        wt = cached[1]  # [K, C]
+        taps = [buf[t] for t in self.taps]
+        acc = np.empty((self.shape[0], *self.out, self.shape[1]), self.dtype)
+        tmp = scratch(acc.size, self.dtype).reshape(acc.shape)
+        np.multiply(taps[0], wt[0], out=acc)
+        for k in range(1, len(taps)):
+            np.multiply(taps[k], wt[k], out=tmp)
+            np.add(acc, tmp, out=acc)
+        return acc.transpose(self.back)
 
 
 class ConvPlan:
@@ -96,59 +191,70 @@ class ConvPlan:
     def __init__(self, xshape: Sequence[int], groups: int, out_per_group: int, kernel: Sequence[int],
                  strides: Sequence[int], dilations: Sequence[int], pads_begin: Sequence[int],
                  pads_end: Sequence[int], dtype: np.dtype, out_dtype: np.dtype):
-        self.n, ct = xshape[0], xshape[1]
-        self.groups, self.og, self.cg = groups, out_per_group, ct // groups
-        self.kernel, self.dtype, self.out_dtype = tuple(kernel), dtype, out_dtype
+        n, ct = xshape[0], xshape[1]
+        self.n, self.groups, self.og, self.cg = n, groups, out_per_group, ct // groups
+        self.kernel, self.strides = tuple(kernel), tuple(strides)
+        self.dtype, self.out_dtype = dtype, out_dtype
         sizes = xshape[2:]
-        self.out = [(n + b + e - dilated(k, d)) // s + 1
-                    for n, b, e, k, d, s in zip(sizes, pads_begin, pads_end, kernel, dilations, strides)]
-        padded = [max((o - 1) * s + dilated(k, d), b + n)
-                  for o, s, k, d, b, n in zip(self.out, strides, kernel, dilations, pads_begin, sizes)]
-        flat_width = padded[-1]
-        self.flat = strides[-1] == 1 and (flat_width - self.out[-1]) <= FLAT_OVERHEAD * self.out[-1]
-        cols_out = [*self.out[:-1], flat_width] if self.flat else list(self.out)
-        tail = dilated(kernel[-1], dilations[-1]) - 1 if self.flat else 0
+        self.out = [(m + b + e - dilated(k, d)) // s + 1
+                    for m, b, e, k, d, s in zip(sizes, pads_begin, pads_end, kernel, dilations, strides)]
         self.plain = all(k == 1 for k in kernel) and not any(pads_begin) and not any(pads_end)
-        self.depthwise = self.cg == 1 and self.og == 1 and groups > 1 and not self.plain
-        self.strides = tuple(strides)
-        self.ptotal = math.prod(cols_out)
-        self.cols_out = cols_out
+        self.flat = False
+        self.method = "plain" if self.plain else "gemm"
         if self.plain:
             return
-        self.input = PaddedInput(xshape, pads_begin, padded, tail, dtype)
-        length = math.prod(padded)
-        if self.depthwise:
-            self.taps = self._tap_views(padded, dilations, length)
-            self.use_adds = self.ptotal >= DEPTHWISE_ADD_MIN
-        self.view_args = ((self.n, groups, self.cg), (ct * length, self.cg * length, length), padded,
-                          kernel, strides, dilations, cols_out)
-
-    def _tap_views(self, padded, dilations, length):
-        """Per kernel tap: (flat offset, strides) of its [N*C, *cols_out] view of the padded buffer."""
-        spatial = [math.prod(padded[i + 1:]) for i in range(len(padded))]
-        taps = []
-        for offs in np.ndindex(*self.kernel):
-            taps.append(sum(o * d * s for o, d, s in zip(offs, dilations, spatial)))
-        self.tap_strides = (length, *(s * t for s, t in zip(self.strides, spatial)))
-        return taps
+        depthwise = self.cg == 1 and self.og == 1 and groups > 1
+        if depthwise:
+            p = math.prod(self.out)
+            if p < DEPTHWISE_ADD_MIN and (p <= DEPTHWISE_NHWC_MAX or any(st > 1 for st in strides)):
+                self.method = "nhwc"
+                self.nhwc = ChannelsLastInput(xshape, kernel, strides, dilations, pads_begin, self.out, dtype)
+                return
+        inp = WindowInput(xshape, kernel, strides, dilations, pads_begin, self.out, dtype)
+        width = inp.phase_dims[-1]
+        self.flat = width - self.out[-1] <= FLAT_OVERHEAD * self.out[-1]
+        if self.flat:
+            inp.tail = (kernel[-1] - 1) * dilations[-1] // strides[-1]
+        self.input = inp
+        self.cols_out = [*self.out[:-1], width] if self.flat else list(self.out)
+        self.ptotal = math.prod(self.cols_out)
+        if depthwise:
+            self.method = "adds" if self.ptotal >= DEPTHWISE_ADD_MIN else "matvec"
+        self.ktotal = len(inp.tap_offsets)
+        order = [k for group in inp.tap_groups for k in group[3]]
+        self.order = None if order == list(range(self.ktotal)) else np.asarray(order)
+        self._weights: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray, w3: np.ndarray) -> np.ndarray:
-        if self.plain:
+        if self.method == "plain":
             y = self._plain(x, w3)
-        elif self.depthwise:
-            y = self._depthwise(x, w3)
+        elif self.method == "adds":
+            y = self._depthwise_adds(x, w3)
+        elif self.method == "matvec":
+            y = self._depthwise_matvec(x, w3)
+        elif self.method == "nhwc":
+            y = self.nhwc(x, w3)
         else:
             y = self._gemm(x, w3)
-        if self.flat and not self.plain:
-            y = y[..., : self.out[-1]]
-        return y if y.dtype == self.out_dtype else y.astype(self.out_dtype)
+        if not self.flat and y.dtype == self.out_dtype and y.flags.c_contiguous:
+            return y
+        # a contiguous result: downstream elementwise ops run several times faster on it
+        src = y[..., : self.out[-1]] if self.flat else y
+        res = np.empty(src.shape, self.out_dtype)
+        np.copyto(res, src, casting="unsafe")
+        return res
+
+    def _result(self, shape: Sequence[int]) -> np.ndarray:
+        """Where a result goes: scratch when it is cropped into a fresh array afterwards."""
+        if self.flat:
+            return scratch(math.prod(shape), self.dtype, slot=1).reshape(shape)
+        return np.empty(shape, self.dtype)
 
     def _plain(self, x, w3):
         if any(s != 1 for s in self.strides):
             x = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in self.strides)]
         n, p = self.n, math.prod(self.out)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        x = x.astype(self.dtype, copy=False)
         if self.groups == 1:
             cols = x.reshape(n, self.cg, p)
             y = np.matmul(w3[0], cols[0])[None] if n == 1 else np.matmul(w3[0], cols)
@@ -156,53 +262,76 @@ class ConvPlan:
             y = np.matmul(w3, x.reshape(n, self.groups, self.cg, p))
         return y.reshape(n, self.groups * self.og, *self.out)
 
-    def _columns(self, x):
-        buf = self.input.fill(x)
-        view = window_view(buf, *self.view_args)
-        cols = scratch(view.size, self.dtype).reshape(view.shape)
-        np.copyto(cols, view)
+    def _columns(self, x: np.ndarray) -> np.ndarray:
+        """im2col: [N*C, taps, *cols_out], taps in phase-group order (see :meth:`weights`), copied one
+        phase group at a time."""
+        inp = self.input
+        buf = inp.fill(x)
+        cols = scratch(inp.rows * self.ktotal * self.ptotal, self.dtype).reshape(inp.rows, self.ktotal,
+                                                                                  self.ptotal)
+        start = 0
+        for offset, lens, steps, numbers in inp.tap_groups:
+            view = inp.view(buf, offset, (*lens, *self.cols_out), (*steps, *inp.plane_strides))
+            np.copyto(cols[:, start:start + len(numbers)].reshape(view.shape), view)
+            start += len(numbers)
         return cols
 
+    def weights(self, w3: np.ndarray) -> np.ndarray:
+        """``w3`` [G, Og, Cg*K] with its taps in the column order of :meth:`_columns` (cached)."""
+        if self.order is None:
+            return w3
+        cached = self._weights
+        if cached is not None and cached[0] is w3:
+            return cached[1]
+        g, og = w3.shape[:2]
+        permuted = w3.reshape(g, og, -1, self.ktotal)[..., self.order]
+        permuted = np.ascontiguousarray(permuted).reshape(g, og, -1)
+        self._weights = (w3, permuted)
+        return permuted
+
     def _gemm(self, x, w3):
+        w3 = self.weights(w3)
         cols = self._columns(x)
         n, g = self.n, self.groups
-        ck = self.cg * math.prod(self.kernel)
+        ck = self.cg * self.ktotal
         if n == 1 and g == 1:
-            y = np.matmul(w3[0], cols.reshape(ck, self.ptotal))
+            y = self._result((self.og, self.ptotal))
+            np.matmul(w3[0], cols.reshape(ck, self.ptotal), out=y)
         else:
-            y = np.matmul(w3, cols.reshape(n, g, ck, self.ptotal))
+            y = self._result((n, g, self.og, self.ptotal))
+            np.matmul(w3, cols.reshape(n, g, ck, self.ptotal), out=y)
         return y.reshape(n, g * self.og, *self.cols_out)
 
-    def _depthwise(self, x, w3):
+    def _depthwise_matvec(self, x, w3):
         n, c = self.n, self.groups
-        kk = math.prod(self.kernel)
-        wk = w3.reshape(c, kk)
-        if not self.use_adds:
-            cols = self._columns(x).reshape(n, c, kk, self.ptotal)
-            y = np.matmul(wk[:, None, :], cols)
-            return y.reshape(n, c, *self.cols_out)
-        buf = self.input.fill(x)
-        shape = (n * c, *self.cols_out)
-        st = tuple(v * buf.itemsize for v in self.tap_strides)
-        wcol = wk.reshape(1, c, kk).repeat(n, axis=0).reshape(n * c, kk, *([1] * len(self.kernel)))
-        acc = np.empty(shape, self.dtype)
-        tmp = scratch(acc.size, self.dtype).reshape(shape)
-        for i, off in enumerate(self.taps):
-            view = as_strided(buf[off:], shape, st, writeable=False)
-            if i == 0:
-                np.multiply(view, wcol[:, 0], out=acc)
-            else:
-                np.multiply(view, wcol[:, i], out=tmp)
-                np.add(acc, tmp, out=acc)
+        cols = self._columns(x).reshape(n, c, self.ktotal, self.ptotal)
+        y = self._result((n, c, 1, self.ptotal))
+        np.matmul(self.weights(w3).reshape(c, 1, self.ktotal), cols, out=y)
+        return y.reshape(n, c, *self.cols_out)
+
+    def _depthwise_adds(self, x, w3):
+        n, c = self.n, self.groups
+        inp = self.input
+        buf = inp.fill(x)
+        rows, kk = inp.rows, self.ktotal
+        wk = np.broadcast_to(w3.reshape(1, c, kk), (n, c, kk)).reshape(rows, kk, *([1] * len(self.kernel)))
+        acc = self._result((rows, *self.cols_out))
+        tmp = scratch(acc.size, self.dtype).reshape(acc.shape)
+        taps = inp.tap_views(buf, self.cols_out)
+        np.multiply(taps[0], wk[:, 0], out=acc)
+        for i in range(1, kk):
+            np.multiply(taps[i], wk[:, i], out=tmp)
+            np.add(acc, tmp, out=acc)
         return acc.reshape(n, c, *self.cols_out)
 
 
 def _forward_factory(grouped: bool) -> KernelFactory:
     def make(backend: Any, node: Any) -> Callable[..., Any] | None:
-        dtype = compute_dtype(node.input_type(0).to_dtype()) if node.input_type(0).is_static else None
+        t = node.input_type(0)
+        dtype = compute_dtype(t.to_dtype()) if t.is_static else None
         if dtype is None:
             return None
-        out_dtype = np.dtype(node.input_type(0).to_dtype())
+        out_dtype = np.dtype(t.to_dtype())
         a = node.attrs
         strides, dilations = a["strides"], a["dilations"]
         auto_pad, pads_begin, pads_end = a["auto_pad"], a["pads_begin"], a["pads_end"]
@@ -236,10 +365,11 @@ def _forward_factory(grouped: bool) -> KernelFactory:
 
 def _backprop_factory(grouped: bool) -> KernelFactory:
     def make(backend: Any, node: Any) -> Callable[..., Any] | None:
-        dtype = compute_dtype(node.input_type(0).to_dtype()) if node.input_type(0).is_static else None
+        t = node.input_type(0)
+        dtype = compute_dtype(t.to_dtype()) if t.is_static else None
         if dtype is None:
             return None
-        out_dtype = np.dtype(node.input_type(0).to_dtype())
+        out_dtype = np.dtype(t.to_dtype())
         a = node.attrs
         strides, dilations, auto_pad = a["strides"], a["dilations"], a["auto_pad"]
         pads_begin, pads_end, output_padding = a["pads_begin"], a["pads_end"], a["output_padding"]
@@ -248,8 +378,7 @@ def _backprop_factory(grouped: bool) -> KernelFactory:
             """[G, Ci, Co, *K] -> [G, Co*K, Ci]."""
             w = w if grouped else w[None]
             g, ci = w.shape[:2]
-            wt = np.moveaxis(w, 1, -1)
-            return np.ascontiguousarray(wt.reshape(g, -1, ci), dtype=dtype)
+            return np.ascontiguousarray(np.moveaxis(w, 1, -1).reshape(g, -1, ci), dtype=dtype)
 
         const = node.input_const(1)
         weights = None if const is None else prepare(np.asarray(const))
@@ -258,8 +387,8 @@ def _backprop_factory(grouped: bool) -> KernelFactory:
             kernel = w.shape[3:] if grouped else w.shape[2:]
             groups, co = (w.shape[0], w.shape[2]) if grouped else (1, w.shape[1])
             shape = None if output_shape is None else as_int_tuple(output_shape)
-            pb, _, out = backprop_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads_begin, pads_end,
-                                       output_padding, shape)
+            pb, _, out = backprop_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads_begin,
+                                       pads_end, output_padding, shape)
             wt = weights if weights is not None else prepare(w)
             y = col2im(x.astype(dtype, copy=False), wt, groups, co, kernel, strides, dilations, pb, out)
             return y if y.dtype == out_dtype else y.astype(out_dtype)
@@ -275,19 +404,17 @@ def col2im(x: np.ndarray, wt: np.ndarray, groups: int, co: int, kernel: Sequence
     """Transposed convolution: every input element scatters weights^T @ x to its taps."""
     n, ct = x.shape[:2]
     sizes = x.shape[2:]
-    ci = ct // groups
-    p = math.prod(sizes)
-    cols = np.matmul(wt, x.reshape(n, groups, ci, p))  # [N, G, Co*K, P]
+    cols = np.matmul(wt, x.reshape(n, groups, ct // groups, math.prod(sizes)))  # [N, G, Co*K, P]
     cols = cols.reshape(n, groups * co, *kernel, *sizes)
     lo = [min(b, 0) for b in pads_begin]
     hi = [max(s * (m - 1) + dilated(k, d), b + o)
           for s, m, k, d, b, o in zip(strides, sizes, kernel, dilations, pads_begin, out)]
-    full = np.zeros((n, groups * co, *(h - lw for h, lw in zip(hi, lo))), x.dtype)
+    full = np.zeros((n, groups * co, *(h - low for h, low in zip(hi, lo))), x.dtype)
     for offs in np.ndindex(*kernel):
-        idx = tuple(slice(k * d - lw, k * d - lw + s * (m - 1) + 1, s)
-                    for k, d, lw, s, m in zip(offs, dilations, lo, strides, sizes))
+        idx = tuple(slice(k * d - low, k * d - low + s * (m - 1) + 1, s)
+                    for k, d, low, s, m in zip(offs, dilations, lo, strides, sizes))
         full[(slice(None), slice(None)) + idx] += cols[(slice(None), slice(None)) + offs]
-    crop = tuple(slice(b - lw, b - lw + o) for b, lw, o in zip(pads_begin, lo, out))
+    crop = tuple(slice(b - low, b - low + o) for b, low, o in zip(pads_begin, lo, out))
     return full[(slice(None), slice(None)) + crop]
 
 

@@ -1,5 +1,6 @@
 """numpy kernels for the pool family (see kernels.py): MaxPool and AvgPool as one ufunc pass per
-kernel tap over strided views of the (bordered) input.
+kernel tap over views of the input, bordered and split into stride phases (so every tap reads at
+unit stride) by the conv kernels' :class:`WindowInput`.
 
 Max pooling pads with the lowest finite value and reduces with ``fmax`` from that value, which is
 OpenVINO's rule (NaN and -inf never win). Its indices are found afterwards: the first tap equal to
@@ -15,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from arrayrt.backends.base import KernelFactory
-from arrayrt.backends.numpy.conv_kernels import PaddedInput
+from arrayrt.backends.numpy.conv_kernels import WindowInput
 from arrayrt.ir.ops._xp import normalize_axis
-from arrayrt.ir.ops.pool import kernel_offsets, avg_divisors, geometry
+from arrayrt.ir.ops.pool import avg_divisors, geometry, kernel_offsets
 
 
 class PoolPlan:
-    """Tap slices of the bordered input for one input shape."""
+    """Tap views of the (bordered, phase-split) input for one input shape."""
 
     def __init__(self, xshape, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding,
                  dtype: np.dtype, border: float):
@@ -29,21 +30,22 @@ class PoolPlan:
         self.pb, self.pe, self.out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
                                                      auto_pad, rounding)
         self.shape = (*xshape[:2], *self.out)
-        self.padded = [b + n + r for b, n, r in zip(self.pb, sizes, reach)]
-        bordered = any(self.pb) or any(reach)
-        self.input = PaddedInput(xshape, self.pb, self.padded, 0, dtype, border) if bordered else None
+        self.rows = xshape[0] * xshape[1]
         self.dtype = dtype
-        self.slices = [(slice(None), slice(None)) + tuple(slice(k * d, k * d + (o - 1) * s + 1, s)
-                                                          for k, d, o, s in zip(offs, dilations, self.out, strides))
-                       for offs in np.ndindex(*kernel)]
         self.window = (kernel, strides, dilations)
+        direct = not any(self.pb) and not any(reach) and all(s == 1 for s in strides)
+        self.input = None if direct else WindowInput(xshape, kernel, strides, dilations, self.pb, self.out,
+                                                     dtype, border)
+        self.slices = [(slice(None), slice(None)) + tuple(slice(k * d, k * d + o, 1)
+                                                          for k, d, o in zip(offs, dilations, self.out))
+                       for offs in np.ndindex(*kernel)]
 
     def taps(self, x: np.ndarray) -> list[np.ndarray]:
+        """Per kernel tap, the [N*C, *out] elements it reads."""
         if self.input is None:
-            img = x if x.dtype == self.dtype else x.astype(self.dtype)
-        else:
-            img = self.input.fill(x).reshape(*self.shape[:2], *self.padded)
-        return [img[s] for s in self.slices]
+            img = x.astype(self.dtype, copy=False)
+            return [img[s].reshape(self.rows, *self.out) for s in self.slices]
+        return self.input.tap_views(self.input.fill(x), self.out)
 
 
 class MaxPoolPlan(PoolPlan):
@@ -56,42 +58,44 @@ class MaxPoolPlan(PoolPlan):
         ndim = len(xshape)
         flat = [math.prod(xshape[i + 1:]) for i in range(ndim)]
         used = [f if i >= axis else 0 for i, f in enumerate(flat)]
-        self.offsets = np.asarray(kernel_offsets(kernel, dilations, self.pb, used[2:]), index_dtype)
-        base = np.zeros(self.shape[:2] + (1,) * len(self.out), index_dtype)
-        base += (np.arange(xshape[0]) * used[0]).reshape(-1, 1, *(1,) * len(self.out)).astype(index_dtype)
-        base += (np.arange(xshape[1]) * used[1]).reshape(1, -1, *(1,) * len(self.out)).astype(index_dtype)
-        grid = base
+        offsets = np.asarray(kernel_offsets(kernel, dilations, self.pb, used[2:]), index_dtype)
+        # the first tap equal to the maximum has the largest code n - k (code 0: no tap did)
+        self.offsets_by_code = np.concatenate([offsets[:1], offsets[::-1]])
+        self.code_dtype = np.uint8 if len(offsets) < 256 else np.int32
+        rows = np.arange(xshape[0])[:, None] * used[0] + np.arange(xshape[1])[None, :] * used[1]
+        self.base = rows.reshape(self.rows, *(1,) * len(self.out)).astype(index_dtype)
+        grid = self.base
         for i, (o, s) in enumerate(zip(self.out, strides)):
-            shape = [1] * ndim
-            shape[2 + i] = o
+            shape = [1] * (1 + len(self.out))
+            shape[1 + i] = o
             grid = grid + (np.arange(o) * s * used[2 + i]).reshape(shape).astype(index_dtype)
-        self.base, self.grid = base, grid
-        # the first tap equal to the maximum has the largest code n - k; code 0 never occurs
-        self.offsets_reversed = np.concatenate([self.offsets[:1], self.offsets[::-1]])
-        self.tap_dtype = np.uint8 if len(self.offsets) < 256 else np.int32
+        self.grid = grid
 
     def __call__(self, x: np.ndarray, with_indices: bool):
         views = self.taps(x)
-        acc = np.empty(self.shape, self.dtype)
+        acc = np.empty((self.rows, *self.out), self.dtype)
         np.fmax(views[0], self.lowest, out=acc)
         for v in views[1:]:
             np.fmax(acc, v, out=acc)
         if not with_indices:
-            return acc
+            return acc.reshape(self.shape)
+        return acc.reshape(self.shape), self._indices(acc, views).reshape(self.shape)
+
+    def _indices(self, acc: np.ndarray, views: list[np.ndarray]) -> np.ndarray:
         n = len(views)
-        mask = np.empty(self.shape, np.bool_)
-        code = np.zeros(self.shape, self.tap_dtype)
-        term = np.empty(self.shape, self.tap_dtype)
+        mask = np.empty(acc.shape, np.bool_)
+        code = np.zeros(acc.shape, self.code_dtype)
+        term = np.empty(acc.shape, self.code_dtype)
         for k, v in enumerate(views):
             np.equal(v, acc, out=mask)
-            np.multiply(mask, self.tap_dtype(n - k), out=term)
+            np.multiply(mask, self.code_dtype(n - k), out=term)
             np.maximum(code, term, out=code)
-        idx = np.take(self.offsets_reversed, code)
+        idx = np.take(self.offsets_by_code, code)
         idx += self.grid
         np.equal(acc, self.lowest, out=mask)
         if mask.any():
             np.copyto(idx, self.base, where=mask)
-        return acc, idx
+        return idx
 
 
 def _max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
@@ -108,7 +112,8 @@ def _max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
     def run(x: np.ndarray):
         plan = plans.get(x.shape)
         if plan is None:
-            plan = plans[x.shape] = MaxPoolPlan(x.shape, window, dtype, index_dtype, normalize_axis(axis, x.ndim))
+            plan = plans[x.shape] = MaxPoolPlan(x.shape, window, dtype, index_dtype,
+                                                normalize_axis(axis, x.ndim))
         return plan(x, with_indices)
 
     run.exec_type = "numpy_strided_max"
@@ -119,25 +124,24 @@ class AvgPoolPlan(PoolPlan):
     def __init__(self, xshape, window, exclude_pad: bool, dtype: np.dtype):
         super().__init__(xshape, *window, dtype, 0)
         kernel, strides, dilations = self.window
-        factors = avg_divisors(xshape[2:], kernel, strides, dilations, self.pb, self.pe, self.out, exclude_pad)
-        divisor = np.ones((1, 1) + (1,) * len(self.out), dtype)
+        factors = avg_divisors(xshape[2:], kernel, strides, dilations, self.pb, self.pe, self.out,
+                               exclude_pad)
+        divisor = np.ones((1,) * (1 + len(self.out)), dtype)
         for i, f in enumerate(factors):
-            shape = [1] * len(xshape)
-            shape[2 + i] = len(f)
+            shape = [1] * (1 + len(self.out))
+            shape[1 + i] = len(f)
             divisor = divisor * np.maximum(np.asarray(f, dtype), 1).reshape(shape)
         flat = divisor.reshape(-1)
         self.divisor = flat[0] if np.all(flat == flat[0]) else divisor
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         views = self.taps(x)
-        if len(views) == 1:
-            acc = views[0].copy()
-        else:
-            acc = np.add(views[0], views[1])
-            for v in views[2:]:
-                np.add(acc, v, out=acc)
+        acc = np.empty((self.rows, *self.out), self.dtype)
+        np.copyto(acc, views[0])
+        for v in views[1:]:
+            np.add(acc, v, out=acc)
         np.divide(acc, self.divisor, out=acc)
-        return acc
+        return acc.reshape(self.shape)
 
 
 def _avg_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
