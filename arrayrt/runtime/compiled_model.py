@@ -250,7 +250,7 @@ class CompiledModel:
                 "execType": rec.exec_type if rec else node.type_name.lower(),
                 "runtimePrecision": str(prec),
                 "device": self._node_devices.get(node.friendly_name, self._device),
-                "originalLayersNames": node.friendly_name,
+                "originalLayersNames": node.rt_info.get("originalLayersNames", node.friendly_name),
             })
             node.rt_info.update(extra.get(node.friendly_name, {}))
         self._runtime_model = rm

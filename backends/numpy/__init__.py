@@ -26,6 +26,12 @@ class NumpyBackend(Backend):
     def load_namespace(cls) -> Any:
         return np
 
+    def compile(self, model: Any, config: dict[str, Any] | None = None) -> Any:
+        from arrayrt.backends.numpy.fusion import fuse
+
+        fuse(model)
+        return super().compile(model, config)
+
     def to_device(self, array: Any) -> np.ndarray:
         return np.asarray(array)
 

@@ -225,7 +225,10 @@ class ConvPlan:
         self.order = None if order == list(range(self.ktotal)) else np.asarray(order)
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
 
-    def __call__(self, x: np.ndarray, w3: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, w3: np.ndarray, bias: np.ndarray | None = None,
+                 activation: Callable[[np.ndarray], Any] | None = None) -> np.ndarray:
+        """The convolution; with a fused epilogue, ``+ bias`` then ``activation`` (in place) on
+        the result while it is still in cache (see :mod:`arrayrt.backends.numpy.fusion`)."""
         if self.method == "plain":
             y = self._plain(x, w3)
         elif self.method == "adds":
@@ -237,11 +240,19 @@ class ConvPlan:
         else:
             y = self._gemm(x, w3)
         if not self.flat and y.dtype == self.out_dtype and y.flags.c_contiguous:
-            return y
-        # a contiguous result: downstream elementwise ops run several times faster on it
-        src = y[..., : self.out[-1]] if self.flat else y
-        res = np.empty(src.shape, self.out_dtype)
-        np.copyto(res, src, casting="unsafe")
+            res = y  # a fresh array of this call: the epilogue may write into it
+            if bias is not None:
+                np.add(res, bias, out=res)
+        else:
+            # a contiguous result: downstream elementwise ops run several times faster on it
+            src = y[..., : self.out[-1]] if self.flat else y
+            res = np.empty(src.shape, self.out_dtype)
+            if bias is not None:
+                np.add(src, bias, out=res, casting="unsafe")
+            else:
+                np.copyto(res, src, casting="unsafe")
+        if activation is not None:
+            activation(res)
         return res
 
     def _result(self, shape: Sequence[int]) -> np.ndarray:
@@ -326,7 +337,8 @@ class ConvPlan:
 
 
 def _forward_factory(grouped: bool) -> KernelFactory:
-    def make(backend: Any, node: Any) -> Callable[..., Any] | None:
+    def make(backend: Any, node: Any, bias: np.ndarray | None = None,
+             activation: Callable[[np.ndarray], Any] | None = None) -> Callable[..., Any] | None:
         t = node.input_type(0)
         dtype = compute_dtype(t.to_dtype()) if t.is_static else None
         if dtype is None:
@@ -355,7 +367,7 @@ def _forward_factory(grouped: bool) -> KernelFactory:
                 pb, pe = resolve_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads_begin, pads_end)
                 plan = plans[key] = ConvPlan(x.shape, groups, og, kernel, strides, dilations, pb, pe, dtype,
                                              out_dtype)
-            return plan(x, weights if weights is not None else prepare(w))
+            return plan(x, weights if weights is not None else prepare(w), bias, activation)
 
         run.exec_type = "numpy_im2col_gemm"
         return run
@@ -418,9 +430,12 @@ def col2im(x: np.ndarray, wt: np.ndarray, groups: int, co: int, kernel: Sequence
     return full[(slice(None), slice(None)) + crop]
 
 
+forward_convolution = _forward_factory(False)
+forward_group_convolution = _forward_factory(True)
+
 OVERRIDES: dict[str, KernelFactory] = {
-    "Convolution": _forward_factory(False),
-    "GroupConvolution": _forward_factory(True),
+    "Convolution": forward_convolution,
+    "GroupConvolution": forward_group_convolution,
     "ConvolutionBackpropData": _backprop_factory(False),
     "GroupConvolutionBackpropData": _backprop_factory(True),
 }

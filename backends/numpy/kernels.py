@@ -6,11 +6,12 @@ back to the op's generic compute for that node. One module per op family; this t
 from __future__ import annotations
 
 from arrayrt.backends.base import KernelFactory
-from arrayrt.backends.numpy import conv_kernels, indexing_kernels, matmul_kernels, pool_kernels
+from arrayrt.backends.numpy import conv_kernels, fusion, indexing_kernels, matmul_kernels, pool_kernels
 
 OVERRIDES: dict[str, KernelFactory] = {
     **conv_kernels.OVERRIDES,
     **pool_kernels.OVERRIDES,
     **matmul_kernels.OVERRIDES,
     **indexing_kernels.OVERRIDES,
+    "FusedConvolution": fusion.kernel,
 }

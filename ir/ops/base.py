@@ -54,7 +54,8 @@ class Attr:
 
     kinds: ``int``, ``float`` (C++ double), ``float32`` (C++ float: rounded to f32 and written with
     17 digits as OpenVINO does), ``bool``, ``str``, ``ints``, ``floats``, ``strs``, ``type``
-    (element type), ``shape`` (PartialShape). ``choices`` lists the accepted values of a ``str``
+    (element type), ``shape`` (PartialShape), ``any`` (a Python value kept as it is: internal ops
+    only, never in IR). ``choices`` lists the accepted values of a ``str``
     attribute in the spelling OpenVINO writes; reading is case-insensitive.
     """
 
@@ -95,6 +96,8 @@ class Attr:
 
     # Python value -> checked value -------------------------------------------------------------
     def coerce(self, value: Any) -> Any:
+        if self.kind == "any":  # internal ops' Python values, never read from or written to IR
+            return value
         if isinstance(value, str) and self.kind not in ("str", "strs", "type", "shape"):
             return self.parse(value)
         k = self.kind
