@@ -23,12 +23,15 @@ ENTRY_POINT_GROUP = "arrayrt.backends"
 
 _cache: dict[str, type[Backend] | None] = {}
 _spec_cache: list[dict[str, object]] = []
+#: backend name -> why it is absent (import error, no device), for ``arrayrt devices -v``
+errors: dict[str, str] = {}
 
 
 def refresh() -> None:
     """Forget discovered backends (after installing one, or in tests)."""
     _cache.clear()
     _spec_cache.clear()
+    errors.clear()
 
 
 def _load(spec: str) -> type[Backend]:
@@ -56,9 +59,13 @@ def backend_class(name: str) -> type[Backend] | None:
         if spec is not None:
             try:
                 cls = _load(spec) if isinstance(spec, str) else spec.load()
-                if not cls.is_available():
+                try:
+                    cls.load_namespace()
+                except Exception as exc:  # noqa: BLE001 - no library or no device: absent
+                    errors[name] = f"{type(exc).__name__}: {exc}"
                     cls = None
-            except Exception:  # noqa: BLE001 - a library that fails to import is absent
+            except Exception as exc:  # noqa: BLE001 - a backend module that fails to import is absent
+                errors[name] = f"{type(exc).__name__}: {exc}"
                 cls = None
         if cls is None and name not in _specs():
             try:  # any array-API library by module name, through array-api-compat

@@ -51,3 +51,14 @@ def test_wheel_holds_only_the_arrayrt_package(tmp_path):
     for must in ("arrayrt/ir/ops/base.py", "arrayrt/ir/io/reader.py", "arrayrt/backends/numpy/__init__.py",
                  "arrayrt/tools/cli.py", "arrayrt/models/digits/digits_cnn.xml"):
         assert must in names, must
+
+
+def test_absent_backends_say_why(monkeypatch):
+    from arrayrt import backends
+
+    monkeypatch.setitem(backends.BUILTIN, "broken", "arrayrt_no_such_module:Backend")
+    monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_spec_cache", [])
+    monkeypatch.setattr(backends, "errors", {})
+    assert backends.backend_class("broken") is None
+    assert "ModuleNotFoundError" in backends.errors["broken"]

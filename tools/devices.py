@@ -5,6 +5,7 @@ import argparse
 
 from arrayrt import Core
 from arrayrt.backends import available_backends
+from arrayrt.backends import errors as backend_errors
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,4 +21,6 @@ def run(args: argparse.Namespace) -> int:
         print("array backends (ARRAY_BACKEND):")
         for name, cls in available_backends().items():
             print(f"  {name:18s} device {cls.device}")
+        for name, why in sorted(backend_errors.items()):
+            print(f"  {name:18s} absent: {why}")
     return 0
