@@ -826,7 +826,11 @@ def _range_length(start: float, stop: float, step: float) -> int:
 
 def _scalar_value(xp, a):
     v = xp.reshape(a, (-1,))[0]
-    return int(v) if xp.isdtype(a.dtype, "integral") else float(v)
+    try:
+        integral = xp.isdtype(a.dtype, "integral")
+    except TypeError:  # numpy's isdtype refuses ml_dtypes (bf16, f8): those are floats
+        integral = False
+    return int(v) if integral else float(v)
 
 
 def _range(xp, start, stop, step, dtype, integral: bool):
