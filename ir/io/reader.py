@@ -16,6 +16,9 @@ What this follows from OpenVINO (``ir_deserializer.cpp``, ``input_model.cpp``, `
   blocks) becomes ``Model.rt_info``, with ``version`` set to the IR version.
 * A legacy ``<pre-process>`` mean block becomes a ``Subtract`` after its input; IR v10 gets the
   "old API" fix-ups of :func:`_v10_fixups`.
+* TensorIterator, Loop and If read their ``<body>`` (``<then_body>``/``<else_body>``) as models of
+  their own and their ``<port_map>``/``<back_edges>`` as OpenVINO's ``XmlDeserializer`` does
+  (:meth:`_Builder.read_bodies`).
 
 The XML goes through expat with any DOCTYPE refused before its internal subset is read, so entity
 expansion ("billion laughs") and external entities cannot happen. Constants are read-only numpy

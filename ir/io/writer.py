@@ -13,7 +13,9 @@
   ``rt_info`` keys are written sorted, valid XML names as elements and others as
   ``<info name=...>``; the reader's ``version`` key is not written;
 * the ``.bin`` is the constants' bytes in layer order, without padding, each distinct byte string
-  written once (identical data of any type shares one offset); an empty constant takes one byte.
+  written once (identical data of any type shares one offset); an empty constant takes one byte;
+* a TensorIterator, Loop or If carries its port maps first and its bodies (laid out as a net, their
+  constants in the same ``.bin``) last, see :meth:`_Writer.layer`.
 """
 from __future__ import annotations
 
@@ -139,12 +141,21 @@ class _Writer:
         return offset
 
     def write(self, model: Model) -> str:
+        out = ['<?xml version="1.0"?>', f'<net name="{_esc(model.name)}" version="11">']
+        out.extend(self.graph(model, 1))
+        out.append("</net>")
+        return "\n".join(out) + "\n"
+
+    def graph(self, model: Model, depth: int) -> list[str]:
+        """``<layers>``, ``<edges>`` and ``<rt_info>`` of ``model`` (the net or a body), indented
+        ``depth`` tabs."""
+        pad = "\t" * depth
         layers = ir_order(model)
         ids = {n.uid: i for i, n in enumerate(layers)}
-        out = ['<?xml version="1.0"?>', f'<net name="{_esc(model.name)}" version="11">', "\t<layers>"]
+        out = [f"{pad}<layers>"]
         for node in layers:
-            out.extend(self.layer(node, ids[node.uid]))
-        out.append("\t</layers>")
+            out.extend(self.layer(node, ids[node.uid], depth + 1))
+        out.append(f"{pad}</layers>")
         edges = []
         for node in layers:
             if node.type_name == "Parameter":
@@ -155,46 +166,91 @@ class _Writer:
                                        "not part of the model")
                 edges.append((ids[src.node.uid], src.node.get_input_size() + src.index, ids[node.uid], i))
         std_sort(edges, lambda a, b: a[0] < b[0])
-        out.append("\t<edges>")
-        out.extend(f'\t\t<edge from-layer="{a}" from-port="{b}" to-layer="{c}" to-port="{d}" />'
+        out.append(f"{pad}<edges>")
+        out.extend(f'{pad}\t<edge from-layer="{a}" from-port="{b}" to-layer="{c}" to-port="{d}" />'
                    for a, b, c, d in edges)
-        out.append("\t</edges>")
+        out.append(f"{pad}</edges>")
         rt = {k: v for k, v in model.rt_info.items() if k not in _NOT_WRITTEN and not k.startswith("__")}
         if rt:
-            out.append("\t<rt_info>")
-            out.extend(_model_rt(rt, 2))
-            out.append("\t</rt_info>")
+            out.append(f"{pad}<rt_info>")
+            out.extend(_model_rt(rt, depth + 1))
+            out.append(f"{pad}</rt_info>")
         else:
-            out.append("\t<rt_info />")
-        out.append("</net>")
-        return "\n".join(out) + "\n"
+            out.append(f"{pad}<rt_info />")
+        return out
 
-    def layer(self, node: Node, lid: int) -> list[str]:
+    def layer(self, node: Node, lid: int, depth: int = 2) -> list[str]:
+        """One ``<layer>``. As OpenVINO lays them out, a TensorIterator or Loop starts with its
+        ``<port_map>`` and ``<back_edges>``, then its ports, and an If with its else and then port
+        maps; the bodies come last."""
+        pad = "\t" * depth
         t = node.type_name
-        head = (f'\t\t<layer id="{lid}" name="{_esc(node.friendly_name)}" type="{IR_TYPE_NAMES.get(t, t)}" '
+        head = (f'{pad}<layer id="{lid}" name="{_esc(node.friendly_name)}" type="{IR_TYPE_NAMES.get(t, t)}" '
                 f'version="{node.op.opset}"')
         if t == "Result":
             names = node.input_value(0).get_names()
             if names:
                 head += f' output_names="{_esc(join_names(names))}"'
-        lines = [head + ">"]
         data = self.data_attrs(node)
-        if data:
-            lines.append("\t\t\t<data " + " ".join(f'{k}="{_esc(v)}"' for k, v in data) + " />")
-        lines.extend(_rt_block(node.rt_info, 3))
+        data_lines = [f"{pad}\t<data " + " ".join(f'{k}="{_esc(v)}"' for k, v in data) + " />"] if data else []
+        rt_lines = _rt_block(node.rt_info, depth + 1)
+        ports: list[str] = []
         if node.get_input_size():
-            lines.append("\t\t\t<input>")
+            ports.append(f"{pad}\t<input>")
             for i, src in enumerate(node._inputs):
-                lines.extend(_port(i, src.get_element_type(), src.get_partial_shape(), (), {}, 4))
-            lines.append("\t\t\t</input>")
+                ports.extend(_port(i, src.get_element_type(), src.get_partial_shape(), (), {}, depth + 2))
+            ports.append(f"{pad}\t</input>")
         if node.get_output_size() and t != "Result":
-            lines.append("\t\t\t<output>")
+            ports.append(f"{pad}\t<output>")
             base = node.get_input_size()
             for k, info in enumerate(node._outputs):
-                lines.extend(_port(base + k, info.element_type, info.shape, info.names, info.rt_info, 4))
-            lines.append("\t\t\t</output>")
-        lines.append("\t\t</layer>")
-        return lines
+                ports.extend(_port(base + k, info.element_type, info.shape, info.names, info.rt_info, depth + 2))
+            ports.append(f"{pad}\t</output>")
+        if not node.bodies:
+            return [head + ">", *data_lines, *rt_lines, *ports, f"{pad}</layer>"]
+        maps, bodies = self.sub_graphs(node, depth + 1)
+        if t == "If":
+            return [head + ">", *maps, *data_lines, *rt_lines, *ports, *bodies, f"{pad}</layer>"]
+        return [head + ">", *maps, *ports, *data_lines, *rt_lines, *bodies, f"{pad}</layer>"]
+
+    def sub_graphs(self, node: Node, depth: int) -> tuple[list[str], list[str]]:
+        """The port maps and the bodies of a TensorIterator, Loop or If, as OpenVINO writes them.
+        The bodies are written (their constants put in the ``.bin``) before the port maps, whose
+        ``internal_layer_id`` values are the body layer ids of the Parameters and Results."""
+        pad = "\t" * depth
+        if node.type_name == "If":
+            names = (("then_body", "then_port_map", "then_inputs", "then_outputs"),
+                     ("else_body", "else_port_map", "else_inputs", "else_outputs"))
+        else:
+            names = (("body", "port_map", "input_descriptions", "output_descriptions"),)
+        maps: list[str] = []
+        bodies: list[str] = []
+        for body, (tag, map_tag, ins_key, outs_key) in zip(node.bodies, names):
+            bodies.append(f"{pad}<{tag}>")
+            bodies.extend(self.graph(body, depth + 1))
+            bodies.append(f"{pad}</{tag}>")
+            order = ir_order(body)
+            params = [i for i, n in enumerate(order) if n.type_name == "Parameter"]
+            results = [i for i, n in enumerate(order) if n.type_name == "Result"]
+            entries, back = _port_map_entries(node, node.attrs[ins_key], node.attrs[outs_key], params, results)
+            if node.type_name == "Loop":
+                cur_iter, cond = node.attrs["special_body_ports"]
+                if cur_iter != -1:
+                    entries.append(("input", [("external_port_id", "-1"), ("internal_layer_id", str(params[cur_iter])),
+                                              ("purpose", "current_iteration")]))
+                if cond != -1:
+                    entries.append(("output", [("external_port_id", "-1"), ("internal_layer_id", str(results[cond])),
+                                               ("purpose", "execution_condition")]))
+            block = [f"{pad}<{map_tag}>" if entries else f"{pad}<{map_tag} />"]
+            block += [f"{pad}\t<{kind} " + " ".join(f'{k}="{v}"' for k, v in at) + " />" for kind, at in entries]
+            if entries:
+                block.append(f"{pad}</{map_tag}>")
+            if back:
+                block.append(f"{pad}<back_edges>")
+                block += [f'{pad}\t<edge from-layer="{a}" to-layer="{b}" />' for a, b in back]
+                block.append(f"{pad}</back_edges>")
+            maps = block + maps  # each port map goes before the ones written earlier, as in OpenVINO
+        return maps, bodies
 
     def data_attrs(self, node: Node) -> list[tuple[str, str]]:
         t = node.type_name
@@ -209,6 +265,32 @@ class _Writer:
             return [("shape", node.attrs["shape"].to_ir()), ("element_type", node.attrs["element_type"].name)]
         return [(a.name, a.format(node.attrs[a.name])) for a in node.op.attrs
                 if a.write and node.attrs.get(a.name) is not None]
+
+
+def _port_map_entries(node: Node, ins, outs, params: list[int], results: list[int]):
+    """``<port_map>`` entries (in description order, inputs first) and back edges, with
+    OpenVINO's attribute order: ``axis`` first on sliced/concatenated ports."""
+    from arrayrt.ir.ops.control import ConcatOutput, MergedInput, SliceInput
+
+    entries: list[tuple[str, list[tuple[str, str]]]] = []
+    back: list[tuple[int, int]] = []
+    for d in ins:
+        at = [("external_port_id", str(d.input_index)), ("internal_layer_id", str(params[d.body_parameter_index]))]
+        if isinstance(d, SliceInput):
+            at = [("axis", str(d.axis))] + at + [("start", str(d.start)), ("end", str(d.end)),
+                                                 ("stride", str(d.stride)), ("part_size", str(d.part_size))]
+        elif isinstance(d, MergedInput):
+            back.append((results[d.body_value_index], params[d.body_parameter_index]))
+        entries.append(("input", at))
+    n_in = node.get_input_size()
+    for d in outs:
+        at = [("external_port_id", str(n_in + d.output_index)),
+              ("internal_layer_id", str(results[d.body_value_index]))]
+        if isinstance(d, ConcatOutput):
+            at = [("axis", str(d.axis))] + at + [("start", str(d.start)), ("end", str(d.end)),
+                                                 ("stride", str(d.stride)), ("part_size", str(d.part_size))]
+        entries.append(("output", at))
+    return entries, back
 
 
 def join_names(names: Iterable[str]) -> str:
