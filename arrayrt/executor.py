@@ -196,7 +196,9 @@ def _fold(backend: Any, node: Any, values: Sequence[Any]) -> list[Any]:
         raise
     except Exception as exc:  # noqa: BLE001
         raise CompileError(f"{where(node)}: constant folding failed: {type(exc).__name__}: {exc}") from exc
-    return list(res) if isinstance(res, (tuple, list)) else [res]
+    if node.get_output_size() == 1:  # a single output may itself be a list (a sequence)
+        return [res[0] if isinstance(res, tuple) and len(res) == 1 else res]
+    return list(res)
 
 
 def _zeros(node: Any) -> Any:

@@ -51,7 +51,14 @@ class ArrayrtRep(BackendRep):
         else:
             feed = [inputs]
         results = self.request.infer(feed)
-        return tuple(np.asarray(results[i]) for i in range(len(self.compiled.outputs)))
+        return tuple(_plain(results[i]) for i in range(len(self.compiled.outputs)))
+
+
+def _plain(value: Any) -> Any:
+    """Arrays as numpy; sequences (lists) and absent optionals (None) as they are."""
+    if value is None or isinstance(value, list):
+        return value
+    return np.asarray(value)
 
 
 class ArrayrtBackend(Backend):

@@ -117,6 +117,11 @@ class Backend:
             et = o.get_element_type()
             if et.is_static and et not in self.dtypes:
                 return f"output {o.index} has element type {et}, which {self.name} does not hold"
+        for body in node.bodies:
+            for inner in body.get_ordered_ops():
+                reason = self.why_not(inner)
+                if reason is not None:
+                    return f"its body's {inner.type_name} '{inner.friendly_name}': {reason}"
         return None
 
     def supports(self, node: Any) -> bool:

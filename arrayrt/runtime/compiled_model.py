@@ -31,8 +31,11 @@ class ProfilingInfo:
     cpu_time: float
 
 
+_NOT_GIVEN = object()
+
+
 class _InputSpec:
-    __slots__ = ("name", "names", "element_type", "dtype", "pshape", "static", "index", "port")
+    __slots__ = ("name", "names", "element_type", "dtype", "pshape", "static", "index", "port", "kind")
 
     def __init__(self, index: int, port: Output):
         self.index = index
@@ -43,9 +46,28 @@ class _InputSpec:
         self.dtype = self.element_type.to_dtype() if self.element_type.is_static else None
         self.pshape = port.get_partial_shape()
         self.static = self.pshape.to_shape() if self.pshape.is_static else None
+        from arrayrt.ir.ops.sequence import value_kind
+
+        self.kind = value_kind(port)
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` as an array of the input's dtype, or raise naming what is wrong."""
+        """Return ``value`` as an array of the input's dtype, or raise naming what is wrong.
+        Sequence inputs take a list of arrays; optional inputs also take None."""
+        if self.kind != "tensor":
+            from arrayrt.ir.ops.sequence import is_optional
+
+            if value is None:
+                if is_optional(self.kind):
+                    return None
+                raise InferenceInputError(f"input '{self.name}' takes a {self.kind}, got None")
+            if self.kind in ("sequence", "optional_sequence"):
+                if not isinstance(value, (list, tuple)):
+                    raise InferenceInputError(f"input '{self.name}' takes a sequence (a list of arrays), "
+                                              f"got {type(value).__name__}")
+                return [self._element(v) for v in value]
+        return self._element(value, check_shape=True)
+
+    def _element(self, value: Any, check_shape: bool = False) -> Any:
         if isinstance(value, Tensor):
             value = value.data
         if not hasattr(value, "dtype") or not hasattr(value, "shape"):
@@ -56,6 +78,8 @@ class _InputSpec:
         dt = value.dtype
         if self.dtype is not None and dt != self.dtype:
             value = self._convert(value)
+        if not check_shape:
+            return value
         shape = tuple(value.shape)
         if self.static is not None:
             if shape != self.static:
@@ -75,6 +99,10 @@ class _InputSpec:
                     f"input '{self.name}': expected element type {self.element_type}, "
                     f"got {value.dtype}") from None
         dst = self.dtype
+        if dst.kind == "O":  # string inputs: Python/numpy strings or bytes
+            if src.kind in "USO":
+                return np.asarray(value).astype(object)
+            raise InferenceInputError(f"input '{self.name}': expected strings, got {src}")
         ok = (src.kind == dst.kind or src.kind == "b" or (src.kind in "iu" and dst.kind in "iuf")
               or (src.kind == "f" and dst.kind == "V") or (dst.kind == "V" and src.kind in "fiu")
               or (src.kind == "V" and dst.kind == "f"))
@@ -145,7 +173,7 @@ class CompiledModel:
         """Input values in parameter order, checked and converted, on the backend's device."""
         specs = self._specs
         n = len(specs)
-        values: list[Any] = [None] * n
+        values: list[Any] = [_NOT_GIVEN] * n
         if inputs is None:
             pass
         elif isinstance(inputs, Mapping):
@@ -165,11 +193,19 @@ class CompiledModel:
         out = []
         to_device = self._backend.to_device
         for s, v in zip(specs, values):
-            if v is None:
-                v = tensors.get(s.index)
-                if v is None:
+            if v is None and s.kind == "tensor":  # None for a tensor input: use its set tensor
+                v = _NOT_GIVEN
+            if v is _NOT_GIVEN:
+                v = tensors.get(s.index, _NOT_GIVEN)
+                if v is _NOT_GIVEN:
                     raise InferenceInputError(f"input '{s.name}' was not given")
-            out.append(to_device(s.check(v)))
+            v = s.check(v)
+            if v is None:
+                out.append(None)
+            elif isinstance(v, list):
+                out.append([to_device(e) for e in v])
+            else:
+                out.append(to_device(v))
         return out
 
     def _spec_for(self, key: Any) -> _InputSpec:
@@ -198,9 +234,8 @@ class CompiledModel:
             states[:] = outs[n:]
             outs = outs[:n]
         if self._properties.get("KEEP_ON_DEVICE"):
-            return [Tensor(o) for o in outs]
-        to_host = self._backend.to_host
-        return [to_host(o) for o in outs]
+            return [Tensor(o) if o is not None and not isinstance(o, list) else o for o in outs]
+        return [_host(self._backend.to_host, o) for o in outs]
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -261,6 +296,15 @@ class CompiledModel:
 
     def __repr__(self) -> str:
         return f"<CompiledModel: '{self._model.name}' on {self._device}>"
+
+
+def _host(to_host: Callable[[Any], Any], value: Any) -> Any:
+    """A device value on the host: arrays converted, sequences element by element, None kept."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_host(to_host, v) for v in value]
+    return to_host(value)
 
 
 class InferRequest:

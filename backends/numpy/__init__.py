@@ -14,7 +14,7 @@ from arrayrt.ir.types import Type
 class NumpyBackend(Backend):
     name = "numpy"
     device = "CPU"
-    dtypes = frozenset(t for t in Type._by_name.values() if t.is_static and t is not Type.string)
+    dtypes = frozenset(t for t in Type._by_name.values() if t.is_static)
     default_precision = Type.f32
     overrides = OVERRIDES
 

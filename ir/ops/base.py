@@ -290,9 +290,11 @@ class OpDef:
             raise
         except Exception as exc:  # noqa: BLE001 - report as an inference-time error of this node
             raise ShapeInferenceError(f"{where(node)}: evaluating on constant inputs failed: {exc}") from exc
-        if not isinstance(res, (tuple, list)):
+        if isinstance(res, tuple) and len(res) == 1:
+            res = res[0]
+        if len(node._outputs) == 1 or not isinstance(res, (tuple, list)):
             res = (res,)
-        return [to_numpy(r) for r in res]
+        return [r if isinstance(r, list) else to_numpy(r) for r in res]
 
     # --- graph hooks --------------------------------------------------------------------------
     @classmethod

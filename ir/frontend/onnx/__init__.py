@@ -28,7 +28,9 @@ from arrayrt.ir.frontend.onnx.context import (
     NodeContext,
     shape_of_value_info,
 )
+from arrayrt.ir.frontend.onnx.ops.control import value_info_type
 from arrayrt.ir.frontend.onnx.types import tensor_to_numpy
+from arrayrt.ir.ops.sequence import set_value_kind
 from arrayrt.ir.graph import Node
 from arrayrt.ir.model import Model
 from arrayrt.ir.ops import get_op
@@ -151,7 +153,10 @@ def convert_onnx(model: Any, input: Any = None, output: Any = None,  # noqa: A00
                     f"output(s) {wanted} cannot be computed from the inputs {list(specs)}: they need graph "
                     f"input '{vi.name}', which the cut at {sorted(cut_inputs)} leaves unreachable "
                     f"(list it in --input too, or cut below it)")
-        params.append(_parameter(param_op, vi.name, *shape_of_value_info(vi), specs.get(vi.name)))
+        t, shape, kind = value_info_type(vi)
+        param = _parameter(param_op, vi.name, t, shape, specs.get(vi.name))
+        set_value_kind(param.output(0), kind)
+        params.append(param)
     for name in specs:
         if name in cut_inputs:
             t, s = _tensor_info(graph, name)

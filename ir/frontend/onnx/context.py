@@ -142,6 +142,9 @@ class GraphContext:
                 return None
             p = Node(get_op("Parameter"), [], {"shape": outer.get_partial_shape(),
                                                "element_type": outer.get_element_type()}, name=name)
+            from arrayrt.ir.ops.sequence import set_value_kind, value_kind
+
+            set_value_kind(p.output(0), value_kind(outer))
             self.values[name] = p.output(0)
             self.captures.append((outer, p))
             return p.output(0)
@@ -325,12 +328,12 @@ class NodeContext:
 
     # --- building -----------------------------------------------------------------------------
     def make(self, op_type: str, inputs: Sequence[Any], attrs: dict[str, Any] | None = None,
-             version: "int | str | None" = None, name: str | None = None) -> Node:
-        """An IR node over ``inputs`` (Outputs, Nodes, arrays or scalars)."""
+             version: "int | str | None" = None, name: str | None = None, bodies: Sequence[Any] = ()) -> Node:
+        """An IR node over ``inputs`` (Outputs, Nodes, arrays or scalars), with sub-graph ``bodies``."""
         from arrayrt.ir.ops.factory import as_output
 
         op = get_op(op_type, version)
-        node = Node(op, [as_output(i) for i in inputs], attrs or {}, name=name)
+        node = Node(op, [as_output(i) for i in inputs], attrs or {}, name=name, bodies=bodies)
         self._made.append(node)
         return node
 
