@@ -129,9 +129,31 @@ def _outputs(n: Node) -> list[Output]:
 
 
 # --- If ---------------------------------------------------------------------------------------
+class InlineContext(GraphContext):
+    """A branch converted in place (its condition known at conversion): outer names are read
+    directly from the enclosing graph; its own names stay private."""
+
+    def __init__(self, parent: GraphContext):
+        super().__init__(parent.converter, parent.opsets, parent=parent, capture=False, name_tensors=False)
+
+    def lookup(self, name: str) -> Output | None:
+        if name in self.values or not name:
+            return super().lookup(name)
+        return self.parent.lookup(name)
+
+    convert_graph = BodyContext.convert_graph
+
+
 @translator("If")
 def if_(node: NodeContext) -> list:
     cond = node.require(0)
+    known = node.const_value(0)
+    if known is not None and np.size(known) == 1:  # only the branch taken is converted (the other
+        side = "then" if bool(np.asarray(known).reshape(-1)[0]) else "else"  # may not even apply)
+        outs = InlineContext(node.graph).convert_graph(node.attr(f"{side}_branch"))
+        if len(outs) != node.num_outputs:
+            raise ModelReadError(f"the {side} branch has {len(outs)} outputs, the node {node.num_outputs}")
+        return outs
     inputs: list[Output] = [cond]
     position: dict[tuple[int, int], int] = {}
     bodies, attrs = [], {}

@@ -590,9 +590,8 @@ def constant_of_shape(node):
     else:
         t = onnx_type(next(a.t.data_type for a in node.proto.attribute if a.name == "value"))
         value = np.asarray(value).reshape(())
-    shape = node.const_value(0)
-    if shape is not None:
-        return [node.const(np.full(tuple(int(d) for d in shape), value, dtype=value.dtype), t)]
+    # a Broadcast of the scalar even when the shape is known: folding it at compile time gives a
+    # broadcast view, and the IR stays small, where a materialised constant would copy it all
     return [node.make("Broadcast", [node.const(value, t), node.require(0)])]
 
 
