@@ -106,6 +106,7 @@ def build_plan(model: Any, backend: Any, *, profile: bool = False, fold: bool = 
         if t == "Parameter":
             if node.uid not in param_uids:
                 raise CompileError(f"{where(node)} is not among the model's parameters")
+            backend.check(node)  # an input type the library cannot hold fails now, not at inference
             continue
         if t == "Result":
             continue

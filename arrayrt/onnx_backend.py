@@ -26,10 +26,11 @@ from arrayrt.ir.frontend.onnx import convert_onnx
 DEFAULT_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
-def _target(device: str) -> tuple[str, dict[str, Any]]:
+def _target(device: str, fixed: str | None = None, fixed_config: dict | None = None) -> tuple[str, dict[str, Any]]:
     config = dict(DEFAULT_CONFIG)
+    config.update(fixed_config or {})
     config.update(json.loads(os.environ.get("ARRAYRT_ONNX_CONFIG", "{}")))
-    override = os.environ.get("ARRAYRT_ONNX_DEVICE")
+    override = fixed or os.environ.get("ARRAYRT_ONNX_DEVICE")
     if override and device.upper() == "CPU":
         device = override
     return device, config
@@ -62,13 +63,23 @@ def _plain(value: Any) -> Any:
 
 
 class ArrayrtBackend(Backend):
+    #: set by :meth:`for_device`: the arrayrt device the suite's "CPU" runs on, and its config
+    target_device: str | None = None
+    target_config: dict[str, Any] = {}
+
+    @classmethod
+    def for_device(cls, device: str, config: dict[str, Any] | None = None) -> type["ArrayrtBackend"]:
+        """This backend with the suite's "CPU" mapped to arrayrt ``device`` (e.g. ``STRICT``)."""
+        safe = "".join(c if c.isalnum() else "_" for c in device)
+        return type(f"ArrayrtBackend_{safe}", (cls,), {"target_device": device, "target_config": dict(config or {})})
+
     @classmethod
     def is_compatible(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> bool:
         return cls.supports_device(device)
 
     @classmethod
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> ArrayrtRep:
-        device, config = _target(device)
+        device, config = _target(device, cls.target_device, cls.target_config)
         ir = convert_onnx(model)
         compiled = arrayrt.Core().compile_model(ir, device, config)
         return ArrayrtRep(compiled, ir)
@@ -100,7 +111,7 @@ class ArrayrtBackend(Backend):
 
     @classmethod
     def supports_device(cls, device: str) -> bool:
-        device, _ = _target(device)
+        device, _ = _target(device, cls.target_device)
         name = device.upper()
         if name.startswith(("HETERO", "AUTO", "MULTI", "BATCH")):
             return True

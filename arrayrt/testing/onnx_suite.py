@@ -91,3 +91,77 @@ def backend_test(backend, module_name: str):
         return onnx.backend.test.BackendTest(backend, module_name)
     finally:
         runner.load_model_tests = original
+
+
+def suite_cases(module_name: str, device: str = "CPU", config: dict | None = None,
+                expected: dict[str, str] | None = None) -> dict:
+    """The suite's test classes for arrayrt ``device``, with ``expected`` (test name -> reason)
+    marked as strict expected failures; ``globals().update(...)`` them in a test module."""
+    import re
+
+    from arrayrt.onnx_backend import ArrayrtBackend
+
+    backend = ArrayrtBackend if device == "CPU" and not config else ArrayrtBackend.for_device(device, config)
+    suite = backend_test(backend, module_name)
+    suite.exclude(r"_cuda$")
+    for name in expected or {}:
+        suite.xfail("^" + re.escape(name) + "_cpu$")
+    return suite.test_cases
+
+
+def explain(device: str, names: list[str], config: dict | None = None) -> dict[str, str]:
+    """Why each named case fails on ``device``: the first line of its error (for the expected
+    failures list). Cases that pass map to "PASS"."""
+    import glob
+
+    import onnx.backend.test.runner as runner
+    from onnx.backend.test import loader
+
+    from arrayrt.onnx_backend import ArrayrtBackend
+
+    backend = ArrayrtBackend.for_device(device, config)
+    load = object.__new__(runner.Runner)._load_proto
+    dirs = {p.name: p for p in (node_data_dir() / "node").iterdir()}
+    for kind in ("simple", "pytorch-converted", "pytorch-operator"):
+        for p in glob.glob(os.path.join(loader.DATA_DIR, kind, "*")):
+            dirs.setdefault(os.path.basename(p), Path(p))
+    out = {}
+    for name in names:
+        d = dirs.get(name)
+        if d is None:
+            out[name] = "unknown case"
+            continue
+        model = onnx.load(str(d / "model.onnx"))
+        try:
+            rep = backend.prepare(model, "CPU")
+            for ds in sorted(d.glob("test_data_set*")):
+                inputs: list = []
+                refs: list = []
+                for i in range(len(list(ds.glob("input_*.pb")))):
+                    load(str(ds / f"input_{i}.pb"), inputs, model.graph.input[i].type)
+                for i in range(len(list(ds.glob("output_*.pb")))):
+                    load(str(ds / f"output_{i}.pb"), refs, model.graph.output[i].type)
+                runner.Runner.assert_similar_outputs(refs, rep.run(inputs), 1e-3, 1e-7)
+            out[name] = "PASS"
+        except Exception as exc:  # noqa: BLE001 - the reason is what we are after
+            out[name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="explain why ONNX suite cases fail on a device")
+    ap.add_argument("--explain", metavar="DEVICE", required=True)
+    ap.add_argument("names", nargs="+", help="case names (test_..., without _cpu), or @FILE")
+    args = ap.parse_args(argv)
+    names: list[str] = []
+    for n in args.names:
+        names += open(n[1:]).read().split() if n.startswith("@") else [n]
+    for name, why in explain(args.explain, [n.removesuffix("_cpu") for n in names]).items():
+        print(f"{name}\t{why}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

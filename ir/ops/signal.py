@@ -360,7 +360,8 @@ def mel_weights(xp, num_mel_bins: int, dft_length: int, sample_rate: int, lower_
     jf, lf, cf, hf = (xp.astype(a, f64) for a in (j, low, center, high))
     rising = (j >= low) & (j <= center)
     spans = center > low
-    up = xp.where(spans, (jf - lf) / xp.where(spans, cf - lf, 1.0), xp.where(j == center, 1.0, 0.0))
+    one, zero = xp.asarray(1.0, dtype=f64), xp.asarray(0.0, dtype=f64)
+    up = xp.where(spans, (jf - lf) / xp.where(spans, cf - lf, 1.0), xp.where(j == center, one, zero))
     falling = (j >= center) & (j < high)
     down = (hf - jf) / xp.where(high > center, hf - cf, 1.0)
     out = xp.where(falling, down, xp.where(rising, up, 0.0))

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.graph import Node
-from arrayrt.ir.ops._xp import dtype_of, erf
+from arrayrt.ir.ops._xp import dtype_of, erf, is_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, check_float, register, same_as_input
 from arrayrt.ir.ops.eltwise import BinaryOp
 from arrayrt.ir.ops.factory import factory, make
@@ -334,22 +334,44 @@ class BitwiseXor(_BitwiseBinary):
     xp_function = "bitwise_xor"
 
 
-@register
-class BitwiseLeftShift(_BitwiseBinary):
-    """Shift counts outside [0, bit width) are undefined, as in OpenVINO."""
+class _Shift(_BitwiseBinary):
+    """Counts outside [0, bit width) (undefined in OpenVINO's spec and the array-API standard) shift
+    everything out, as numpy and ONNX do: a left shift gives 0, a right shift the sign fill."""
 
+    allow_bool = False
+    xp_function: ClassVar[str]
+
+    @classmethod
+    def kernel(cls, xp, node):
+        if is_numpy(xp):  # numpy's shifts already behave so
+            return getattr(xp, cls.xp_function)
+        return functools.partial(cls.compute, xp)
+
+    @classmethod
+    def compute(cls, xp, a, b):
+        bits = xp.iinfo(a.dtype).bits
+        outside = (b >= bits) if not xp.isdtype(b.dtype, "signed integer") else ((b < 0) | (b >= bits))
+        safe = xp.where(outside, xp.zeros_like(b), b)
+        shifted = getattr(xp, cls.xp_function)(a, safe)
+        if cls.xp_function == "bitwise_left_shift" or not xp.isdtype(a.dtype, "signed integer"):
+            fill = xp.zeros_like(shifted)
+        else:
+            fill = xp.where(a < 0, xp.full_like(shifted, -1), xp.zeros_like(shifted))
+        return xp.where(outside, fill, shifted)
+
+
+@register
+class BitwiseLeftShift(_Shift):
     type_name, version, opset = "BitwiseLeftShift", 15, "opset15"
     xp_function = "bitwise_left_shift"
-    allow_bool = False
 
 
 @register
-class BitwiseRightShift(_BitwiseBinary):
-    """Arithmetic shift for signed types; counts outside [0, bit width) are undefined."""
+class BitwiseRightShift(_Shift):
+    """Arithmetic shift for signed types."""
 
     type_name, version, opset = "BitwiseRightShift", 15, "opset15"
     xp_function = "bitwise_right_shift"
-    allow_bool = False
 
 
 # --- factories --------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ from collections import Counter
 
 from arrayrt.testing.onnx_suite import CATEGORIES
 
+#: suite module -> the device it runs on
+DEVICES = {"test_backend_suite.py": "CPU", "test_backend_suite_strict.py": "STRICT",
+           "test_backend_suite_npu.py": "NPU", "test_backend_suite_hetero_npu.py": "HETERO:NPU,CPU",
+           "test_backend_suite_hetero_gna.py": "HETERO:GNA,CPU"}
+
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     counts: dict[str, Counter] = {}
@@ -15,27 +20,31 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for rep in reports:
             nodeid = getattr(rep, "nodeid", "")
             when = getattr(rep, "when", None)
-            if "test_backend_suite.py" not in nodeid or when not in ("call", "setup"):
+            module = nodeid.split("::")[0].rsplit("/", 1)[-1]
+            if not module.startswith("test_backend_suite") or when not in ("call", "setup"):
                 continue
             if when == "setup" and outcome not in ("skipped", "error"):
                 continue
+            device = DEVICES.get(module, module)
             cls = nodeid.split("::")[1] if nodeid.count("::") >= 2 else "?"
-            counts.setdefault(CATEGORIES.get(cls, cls), Counter())[outcome] += 1
+            counts.setdefault((device, CATEGORIES.get(cls, cls)), Counter())[outcome] += 1
     if not counts:
         return
     tr = terminalreporter
-    tr.write_sep("=", "ONNX backend suite by category")
     cols = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
-    tr.write_line(f"{'category':20s}" + "".join(f"{c:>9s}" for c in cols) + f"{'total':>8s}")
-    total = Counter()
-    for cat in list(CATEGORIES.values()) + sorted(set(counts) - set(CATEGORIES.values())):
-        c = counts.get(cat)
-        if not c:
-            continue
-        total.update(c)
-        tr.write_line(f"{cat:20s}" + "".join(f"{c[k]:9d}" for k in cols) + f"{sum(c.values()):8d}")
-    tr.write_line(f"{'all':20s}" + "".join(f"{total[k]:9d}" for k in cols) + f"{sum(total.values()):8d}")
+    report = {}
+    for device in sorted({d for d, _ in counts}, key=lambda d: (d != "CPU", d)):
+        tr.write_sep("=", f"ONNX backend suite on {device}, by category")
+        tr.write_line(f"{'category':20s}" + "".join(f"{c:>9s}" for c in cols) + f"{'total':>8s}")
+        total = Counter()
+        cats = [c for d, c in counts if d == device]
+        for cat in [c for c in CATEGORIES.values() if c in cats] + sorted(set(cats) - set(CATEGORIES.values())):
+            c = counts[(device, cat)]
+            total.update(c)
+            report[f"{device}/{cat}"] = dict(c)
+            tr.write_line(f"{cat:20s}" + "".join(f"{c[k]:9d}" for k in cols) + f"{sum(c.values()):8d}")
+        tr.write_line(f"{'all':20s}" + "".join(f"{total[k]:9d}" for k in cols) + f"{sum(total.values()):8d}")
     path = os.environ.get("ARRAYRT_ONNX_SUITE_REPORT")
     if path:
         with open(path, "w") as f:
-            json.dump({cat: dict(c) for cat, c in counts.items()}, f, indent=2)
+            json.dump(report, f, indent=2)
