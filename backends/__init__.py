@@ -14,6 +14,7 @@ from arrayrt.errors import DeviceError
 #: backend name -> "module:Class"; the order is the order devices are listed in
 BUILTIN: dict[str, str] = {
     "numpy": "arrayrt.backends.numpy:NumpyBackend",
+    "cupy": "arrayrt.backends.cupy:CupyBackend",
     "jax": "arrayrt.backends.jax:JaxBackend",
     "gna": "arrayrt.backends.gna:GnaBackend",
     "array_api_strict": "arrayrt.backends.generic:StrictBackend",

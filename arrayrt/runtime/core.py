@@ -81,6 +81,7 @@ RW_PROPERTIES: dict[str, tuple[Any, Any]] = {
     "ENABLE_MMAP": (_bool, True),
     "ARRAY_BACKEND": (str, None),  # None: the device's default backend
     "KEEP_ON_DEVICE": (_bool, False),
+    "DEVICE_ID": (int, 0),  # set from the device name: GPU.1 -> 1
     "MULTI_DEVICE_PRIORITIES": (str, ""),
     "AUTO_BATCH_TIMEOUT": (int, 1000),
     "ENABLE_STARTUP_FALLBACK": (_bool, True),
@@ -243,6 +244,8 @@ class Core:
         """Compile for one real device (``CPU``, ``NPU``, ``GPU.1``...)."""
         base, cls = self._plugin(device)
         props = self._device_config(base, cls, config, strict)
+        if "." in device:
+            props["DEVICE_ID"] = _device_index(device)
         backend = backends.get_backend(props["ARRAY_BACKEND"])(props)
         compiled = clone_model(model)
         _lower_precision(compiled, props, backend)
@@ -294,6 +297,14 @@ class Core:
 
 
 _OTHER_DEVICE = object()
+
+
+def _device_index(device: str) -> int:
+    """``GPU.1`` -> 1."""
+    try:
+        return int(device.split(".", 1)[1])
+    except ValueError:
+        raise DeviceError(f"bad device index in '{device}': expected e.g. GPU.1") from None
 
 
 class HostIO:
