@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from arrayrt import backends
-from arrayrt.errors import ArrayrtError, DeviceError
+from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedOpError
 from arrayrt.ir.model import Model, clone_model
 from arrayrt.ir.types import Type
 from arrayrt.runtime.compiled_model import CompiledModel
@@ -264,6 +265,9 @@ class Core:
             props = self._device_config(base, cls, cfg, strict=False)
             per_device[base] = (props, backends.get_backend(props["ARRAY_BACKEND"])(props))
         work = clone_model(model)
+        from arrayrt.ir.passes.constant_folding import fold_constants
+
+        fold_constants(work)  # devices see folded weights, not decompression sub-graphs
         affinity = hetero.annotate(work, {d: b for d, (_, b) in per_device.items()})
         sub_of, devices = hetero.assign_subgraphs(work, affinity)
         subgraphs, cuts = hetero.extract(work, sub_of, devices)
@@ -275,8 +279,20 @@ class Core:
                 props = dict(props)
                 props[key] = hetero.calibrate_cuts(work, sg, props[key])
                 backend = type(backend)(props)
-            _lower_precision(sg.model, props, backend)
-            plans.append(backend.compile(sg.model, props))
+            try:
+                _lower_precision(sg.model, props, backend)
+                plans.append(backend.compile(sg.model, props))
+            except (CompileError, UnsupportedOpError) as exc:
+                fallback = priorities[-1].split(".", 1)[0]
+                if sg.device == fallback:
+                    raise
+                # the device accepted every node but cannot compile them together (e.g. GNA cannot
+                # quantise an all-zero tensor): the fallback device, which runs everything, takes them
+                warnings.warn(f"HETERO: subgraph {sg.index} on {sg.device} failed to compile ({exc}); "
+                              f"it runs on {fallback}", stacklevel=2)
+                sg.device = fallback
+                props, backend = per_device[fallback]
+                plans.append(backend.compile(sg.model, props))
             used.append(backend)
         plan = hetero.HeteroPlan(work, subgraphs, plans, used, cuts)
         node_devices = {name: sg.device for sg in subgraphs for name in sg.node_names}

@@ -259,14 +259,21 @@ class HeteroPlan:
 
     def _to_numpy(self, item: tuple[Any, int]) -> Any:
         value, src = item
-        if src < 0:
+        if src < 0 or value is None:
             return value
+        if isinstance(value, list):
+            return [self.backends[src].to_host(v) for v in value]
         return self.backends[src].to_host(value)
 
 
 def transfer(value: Any, src: Any, dst: Any) -> Any:
     """Move an array from backend ``src`` (None: numpy host) to backend ``dst``: DLPack when the
-    destination can import the source's array directly, else through a host numpy array."""
+    destination can import the source's array directly, else through a host numpy array.
+    Sequences move element by element; an absent optional (None) stays None."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [transfer(v, src, dst) for v in value]
     if src is not None:
         from_dlpack = getattr(dst.xp, "from_dlpack", None)
         if from_dlpack is not None and getattr(src, "dlpack_export", True) and getattr(dst, "dlpack_import", True):

@@ -94,9 +94,10 @@ def backend_test(backend, module_name: str):
 
 
 def suite_cases(module_name: str, device: str = "CPU", config: dict | None = None,
-                expected: dict[str, str] | None = None) -> dict:
+                expected: dict[str, str] | None = None, skipped: dict[str, str] | None = None) -> dict:
     """The suite's test classes for arrayrt ``device``, with ``expected`` (test name -> reason)
-    marked as strict expected failures; ``globals().update(...)`` them in a test module."""
+    marked as strict expected failures and ``skipped`` ones (random draws) not run;
+    ``globals().update(...)`` them in a test module."""
     import re
 
     from arrayrt.onnx_backend import ArrayrtBackend
@@ -104,6 +105,8 @@ def suite_cases(module_name: str, device: str = "CPU", config: dict | None = Non
     backend = ArrayrtBackend if device == "CPU" and not config else ArrayrtBackend.for_device(device, config)
     suite = backend_test(backend, module_name)
     suite.exclude(r"_cuda$")
+    for name in skipped or {}:
+        suite.exclude("^" + re.escape(name) + "_cpu$")
     for name in expected or {}:
         suite.xfail("^" + re.escape(name) + "_cpu$")
     return suite.test_cases

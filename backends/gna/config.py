@@ -12,8 +12,9 @@ Keys, with OpenVINO's GNA plugin spellings:
 * ``GNA_CALIBRATION_DATA``: sample inputs, ``{name or index: array}`` or a list of per-sample input
   lists/dicts; an input without an explicit scale factor gets ``16384 / max|x|`` over its samples.
 * ``GNA_PWL_MAX_ERROR_PERCENT``: PWL design target, default 1.0.
-* ``INFERENCE_PRECISION_HINT``: ``i16`` (default) or ``i8`` weights; ``f32`` (Core's default today)
-  means the default. ``GNA_PRECISION`` (``I16``/``I8``) is the plugin's older spelling.
+* ``INFERENCE_PRECISION_HINT``: ``i16`` (default) or ``i8`` weights; ``f32`` (also what
+  ``EXECUTION_MODE_HINT=ACCURACY`` sets) runs the float twin, ``GNA_SW_FP32``, as full precision
+  does on every device. ``GNA_PRECISION`` (``I16``/``I8``) is the plugin's older spelling.
 """
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ class GnaConfig:
         precision = get("GNA_PRECISION", parse_precision)
         hint = get("INFERENCE_PRECISION_HINT", parse_precision)
         out.precision = "i8" if "i8" in (precision, hint) else "i16"
+        raw = config.get("INFERENCE_PRECISION_HINT")
+        if raw is not None and (raw.name if isinstance(raw, Type) else str(raw)).lower() == "f32":
+            out.mode = "GNA_SW_FP32"  # an f32 hint (or EXECUTION_MODE_HINT=ACCURACY) means full precision
         out.pwl_max_error_percent = get("GNA_PWL_MAX_ERROR_PERCENT", parse_error_percent) or 1.0
         out.scale_by_name = get("GNA_SCALE_FACTOR_PER_INPUT", parse_scale_factors) or {}
         for key in config:

@@ -497,6 +497,11 @@ class PwlLayer(Layer):
         forced = ctx.get(self)
         if forced is None:
             x = self.inputs[0]
+            if not s_in > 0:
+                from arrayrt.errors import CompileError
+
+                raise CompileError(f"GNA: layer '{self.name}': its input has scale factor {s_in}; nothing to "
+                                   "quantise against (an all-zero or underflowing tensor)")
             forced = f32(self.act.output_scale(s_in, self.input_range()[1] / s_in, x.kind == "i16"))
         self.out.scale = forced
 

@@ -84,6 +84,9 @@ def why_not(node: Any, target: str) -> str | None:
     for i in range(node.get_input_size()):
         if static_shape(node.input_value(i)) is None:
             return f"input {i} has a dynamic shape {node.input_shape(i)}; GNA compiles static shapes"
+        et = node.input_type(i)
+        if not is_const(node, i) and et not in PARAMETER_TYPES:
+            return f"input {i} has element type {et}; GNA takes f32, i16 or u8 data"
     for o in node.outputs():
         if static_shape(o) is None:
             return f"output {o.index} has a dynamic shape; GNA compiles static shapes"

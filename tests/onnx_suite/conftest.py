@@ -23,6 +23,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             module = nodeid.split("::")[0].rsplit("/", 1)[-1]
             if not module.startswith("test_backend_suite") or when not in ("call", "setup"):
                 continue
+            if nodeid.endswith("_cuda"):  # the suite's CUDA variants: excluded, not counted
+                continue
             if when == "setup" and outcome not in ("skipped", "error"):
                 continue
             device = DEVICES.get(module, module)
