@@ -9,6 +9,7 @@ import importlib
 from importlib.metadata import entry_points
 
 from arrayrt.backends.base import Backend
+
 from arrayrt.errors import DeviceError
 
 #: backend name -> "module:Class"; the order is the order devices are listed in

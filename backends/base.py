@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-
-from arrayrt.errors import UnsupportedOpError, where
 from arrayrt.ir.ops.base import OpDef
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import UnsupportedOpError, where
 
 KernelFactory = Callable[["Backend", Any], Callable[..., Any]]
 

@@ -9,7 +9,6 @@ import importlib
 from typing import Any, ClassVar
 
 import numpy as np
-
 from arrayrt.backends.base import Backend
 from arrayrt.ir.types import Type
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from arrayrt.backends.numpy import NumpyBackend
 
 import arrayrt.opset as ops
-from arrayrt.backends.numpy import NumpyBackend
 
 
 def best_ms(fn: Callable[[], object], runs: int) -> float:

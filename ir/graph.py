@@ -11,13 +11,13 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from arrayrt.errors import ArrayrtError, ShapeInferenceError, where
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
 
+from arrayrt.errors import ArrayrtError, ShapeInferenceError, where
+
 if TYPE_CHECKING:
     import numpy as np
-
     from arrayrt.ir.ops.base import OpDef
 
 _ids = itertools.count(1)

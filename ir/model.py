@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from arrayrt.errors import ArrayrtError
 from arrayrt.ir.graph import Input, Node, Output, as_output, topological_order
 from arrayrt.ir.shape import Dimension, PartialShape
+
+from arrayrt.errors import ArrayrtError
 
 
 class Model:

@@ -39,9 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from arrayrt import save_model
     from arrayrt.ir.frontend.convert import convert_model, parse_input_spec, parse_per_input
     from arrayrt.ir.frontend.onnx import ConversionReport
+
+    from arrayrt import save_model
 
     report = ConversionReport()
     start = time.perf_counter()

@@ -11,9 +11,9 @@ import time
 from importlib import resources
 
 import numpy as np
+from arrayrt.backends import available_backends
 
 from arrayrt import Core
-from arrayrt.backends import available_backends
 
 
 def model_dir():

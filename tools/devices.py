@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from arrayrt import Core
 from arrayrt.backends import available_backends
 from arrayrt.backends import errors as backend_errors
+
+from arrayrt import Core
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from arrayrt import backends
-from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedOpError
 from arrayrt.ir.model import Model, clone_model
 from arrayrt.ir.types import Type
+
+from arrayrt import backends
+from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedOpError
 from arrayrt.runtime.compiled_model import CompiledModel
 
 VERSION = "0.1.0"

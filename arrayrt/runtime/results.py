@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from arrayrt.errors import ArrayrtError
 from arrayrt.ir.graph import Output
+
+from arrayrt.errors import ArrayrtError
 
 
 class InferResults(Mapping):

@@ -16,13 +16,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-
 from arrayrt.backends.base import Backend
 from arrayrt.backends.gna import limits
 from arrayrt.backends.gna.config import PROPERTIES, SCALE_KEY, GnaConfig, parse_scale_factor
 from arrayrt.backends.gna.layers import is_gna_node
-from arrayrt.errors import DeviceError
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import DeviceError
 
 __all__ = ["GnaBackend", "PROPERTIES"]
 

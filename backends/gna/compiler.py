@@ -31,17 +31,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from arrayrt.backends.gna import limits
 from arrayrt.backends.gna.config import GnaConfig
 from arrayrt.backends.gna.layers import (
-    EXACT, AffineLayer, ConstLayer, ConvLayer, DequantizeLayer, DiagonalLayer, EltwiseLayer, InputLayer,
-    Layer, MoveLayer, PwlLayer, QuantizeLayer, Scales, Tensor)
+    EXACT,
+    AffineLayer,
+    ConstLayer,
+    ConvLayer,
+    DequantizeLayer,
+    DiagonalLayer,
+    EltwiseLayer,
+    InputLayer,
+    Layer,
+    MoveLayer,
+    PwlLayer,
+    QuantizeLayer,
+    Scales,
+    Tensor,
+)
 from arrayrt.backends.gna.pwl import Activation
 from arrayrt.backends.gna.quantize import INT16_MAX, MAX_VAL_2B_FEAT, f32
-from arrayrt.errors import CompileError, where
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.model import Model
+
+from arrayrt.errors import CompileError, where
 
 MAX_RESTARTS = 200
 _HETERO_INPUT = re.compile(r"^(.*)/(\d+)/to_[A-Za-z0-9_.]+$")
@@ -431,8 +444,9 @@ class GnaProgram:
 def compile_model(model: Model, cfg: GnaConfig, backend: Any, profile: bool = False) -> Any:
     """The executable plan of ``model`` on GNA, with a :class:`GnaProgram` as ``plan.gna``."""
     from arrayrt.backends.gna.decompose import decompose_recurrent
-    from arrayrt.executor import build_plan
     from arrayrt.ir.model import clone_model
+
+    from arrayrt.executor import build_plan
 
     work = clone_model(model)
     for node in work.get_ordered_ops():

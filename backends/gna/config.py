@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from arrayrt.ir.types import Type
 
 MODES = ("GNA_SW_EXACT", "GNA_SW_FP32")

@@ -19,11 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-import arrayrt.opset as ops
+from arrayrt.backends.gna.limits import RECURRENT
 from arrayrt.ir.passes import replace_uses
 
-from arrayrt.backends.gna.limits import RECURRENT
+import arrayrt.opset as ops
 
 
 def decompose_recurrent(model: Any) -> bool:

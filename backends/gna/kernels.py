@@ -20,7 +20,6 @@ below 2^53, so they are exact.
 from __future__ import annotations
 
 import numpy as np
-
 from arrayrt.ir.ops.conv import resolve_pads, window_slices
 
 #: the hardware input buffer, in elements, by batch size (GNA library ``hw_buf_size``)

@@ -16,16 +16,23 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 import numpy as np
-
 from arrayrt.backends.gna import kernels as K
 from arrayrt.backends.gna.pwl import Activation, PwlDesignError, Segments
 from arrayrt.backends.gna.quantize import (
-    INT16_MAX, conv_reducer, f32, quantize, quantize_weights, scale_for, weight_scale)
-from arrayrt.errors import CompileError
+    INT16_MAX,
+    conv_reducer,
+    f32,
+    quantize,
+    quantize_weights,
+    scale_for,
+    weight_scale,
+)
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.ops.base import OpDef
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import CompileError
 
 EXACT, FP32 = "GNA_SW_EXACT", "GNA_SW_FP32"
 _TYPES = {"f": Type.f32, "i16": Type.i16, "i32": Type.i32}

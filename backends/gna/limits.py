@@ -30,7 +30,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from arrayrt.ir.types import Type
 
 MAX_AFFINE_BATCH = 8

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
 from arrayrt.backends.gna.quantize import INT16_MAX, INT32_MAX, exact_slope_scale, f32, slope_code
 
 PWL_MAX_NUM_SEGMENTS = 128

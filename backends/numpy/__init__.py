@@ -5,7 +5,6 @@ import os
 from typing import Any
 
 import numpy as np
-
 from arrayrt.backends.base import Backend
 from arrayrt.backends.numpy.kernels import OVERRIDES
 from arrayrt.ir.types import Type

@@ -26,11 +26,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
-
 from arrayrt.backends.base import KernelFactory
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.conv import backprop_pads, dilated, resolve_pads
+from numpy.lib.stride_tricks import as_strided
 
 #: im2col over the padded width when it adds at most this fraction of GEMM columns
 FLAT_OVERHEAD = 0.15

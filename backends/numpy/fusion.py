@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops.base import Attr, OpDef
 from arrayrt.ir.passes import replace_uses

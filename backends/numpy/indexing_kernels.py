@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from arrayrt.backends.base import KernelFactory
 from arrayrt.ir.ops._xp import dtype_of
 

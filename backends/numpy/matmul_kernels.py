@@ -12,7 +12,6 @@ Each factory returns None to fall back to the op's generic compute (other dtypes
 from __future__ import annotations
 
 import numpy as np
-
 from arrayrt.backends.base import KernelFactory
 from arrayrt.ir.ops.normalization import mvn_v0_axes
 from arrayrt.ir.ops.reduce import reduction_axes

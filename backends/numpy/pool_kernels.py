@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from arrayrt.backends.base import KernelFactory
 from arrayrt.backends.numpy.conv_kernels import WindowInput
 from arrayrt.ir.ops._xp import normalize_axis

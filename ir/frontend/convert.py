@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from arrayrt.ir.model import Model
 
 from arrayrt.errors import ModelReadError
-from arrayrt.ir.model import Model
 
 
 def convert_model(input_model: Any, input: Any = None, output: Any = None,  # noqa: A002 - OpenVINO's names

@@ -35,12 +35,12 @@ from typing import Any
 from xml.parsers import expat
 
 import numpy as np
-
-from arrayrt.errors import ArrayrtError, ModelReadError, OpAttributeError, UnsupportedOpError
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.model import Model
 from arrayrt.ir.ops import OpDef, get_op
 from arrayrt.ir.types import Type, dtype_size_bytes
+
+from arrayrt.errors import ArrayrtError, ModelReadError, OpAttributeError, UnsupportedOpError
 
 #: IR spellings of op types, matched with their exact case as OpenVINO does
 TYPE_ALIASES = {"Const": "Constant", "ReLU": "Relu", "SoftMax": "Softmax", "PReLU": "PRelu"}

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from arrayrt.errors import ArrayrtError
 from arrayrt.ir.graph import Node
 from arrayrt.ir.model import Model, clone_model
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ArrayrtError
 
 #: op type names that IR spells differently
 IR_TYPE_NAMES = {"Constant": "Const", "Relu": "ReLU", "Softmax": "SoftMax", "PRelu": "PReLU"}

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arrayrt.errors import ShapeInferenceError
 from arrayrt.ir.shape import INF, Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ShapeInferenceError
 
 
 def broadcast_dims(a: Dimension, b: Dimension) -> Dimension:

@@ -9,9 +9,9 @@ import math
 from typing import Any
 
 import numpy as np
+from arrayrt.ir.types import Type
 
 from arrayrt.errors import UnsupportedOpError
-from arrayrt.ir.types import Type
 
 _STANDARD_NAMES = {
     "f64": "float64", "f32": "float32", "i64": "int64", "i32": "int32", "i16": "int16",

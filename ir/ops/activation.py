@@ -12,7 +12,6 @@ import functools
 import math
 from typing import Any, ClassVar
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._shapes import broadcast_shapes, same_types
 from arrayrt.ir.ops._xp import dtype_of, erf
@@ -25,6 +24,8 @@ from arrayrt.ir.ops.unary import (
     typed_scalar,
     via_float,
 )
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 
 class Activation(OpDef):

@@ -39,9 +39,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from arrayrt.errors import ArrayrtError, OpAttributeError, ShapeInferenceError, UnsupportedOpError, where
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ArrayrtError, OpAttributeError, ShapeInferenceError, UnsupportedOpError, where
 
 REQUIRED = object()
 

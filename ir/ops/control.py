@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arrayrt.errors import CompileError, OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.ops._xp import dtype_of
 from arrayrt.ir.ops.base import Attr, OpDef, register
@@ -30,6 +29,8 @@ from arrayrt.ir.ops.factory import as_output, factory
 from arrayrt.ir.ops.sequence import TENSOR, union_shape, value_kind
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import CompileError, OpAttributeError, ShapeInferenceError, where
 
 
 # --- port map records (OpenVINO's InputDescription / OutputDescription) ---------------------------

@@ -15,13 +15,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._shapes import same_types
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import INF, Dimension, PartialShape
+
+from arrayrt.errors import ShapeInferenceError, where
 
 PAD_TYPES = ("explicit", "same_lower", "same_upper", "valid")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from arrayrt.errors import ShapeInferenceError, where
+from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import dtype_of, to_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, register, same_as_input
+from arrayrt.ir.ops.factory import as_output, constant, factory, make
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
-from arrayrt.ir.graph import Node
-from arrayrt.ir.ops.factory import as_output, constant, factory, make
+
+from arrayrt.errors import ShapeInferenceError, where
 
 
 @register

@@ -14,15 +14,25 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import as_int_tuple, dtype_of, to_numpy
 from arrayrt.ir.ops.base import EXTENSION_OPSET, Attr, OpDef, register
-from arrayrt.ir.ops.conv import (PAD_TYPES, dilated, grouped_conv_backprop, interval, iv_add,
-                                 iv_floordiv, iv_sub, resolve_pads, to_dim)
+from arrayrt.ir.ops.conv import (
+    PAD_TYPES,
+    dilated,
+    grouped_conv_backprop,
+    interval,
+    iv_add,
+    iv_floordiv,
+    iv_sub,
+    resolve_pads,
+    to_dim,
+)
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 
 def _check_real(node, i: int, name: str) -> Type:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from arrayrt.errors import ArrayrtError
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ArrayrtError
 
 FACTORIES: dict[str, Callable[..., Any]] = {}
 

@@ -13,13 +13,14 @@ import math
 import random
 from typing import Any
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, UnsupportedOpError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import dtype_of, to_numpy
 from arrayrt.ir.ops.base import EXTENSION_OPSET, Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, UnsupportedOpError, where
 
 # --- shared input checks ----------------------------------------------------------------------
 

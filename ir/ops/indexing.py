@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 
-from arrayrt.errors import ArrayrtError, OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import dtype_of, is_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import INF, Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ArrayrtError, OpAttributeError, ShapeInferenceError, where
 
 INDEX_TYPES = (Type.i32, Type.i64)
 

@@ -14,14 +14,14 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, UnsupportedOpError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import to_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.ops.movement import apply_pad, const_ints, norm_axes, pad_plan, shape_of
 from arrayrt.ir.shape import Dimension, PartialShape
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, UnsupportedOpError, where
 
 F32 = np.float32
 EPS = F32(1e-6)

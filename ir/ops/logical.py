@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._shapes import broadcast_shapes, same_types
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.eltwise import BinaryOp
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ShapeInferenceError, where
 
 
 def _check_boolean(node: Any, indices: range | tuple[int, ...]) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.ops._shapes import broadcast_dims, broadcast_shapes, same_types
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import as_output, factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ShapeInferenceError, where
 
 
 def _wide(xp, x):

@@ -9,8 +9,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import as_int_tuple, dtype_of, to_numpy
 from arrayrt.ir.ops.base import EXTENSION_OPSET, Attr, OpDef, register
@@ -19,6 +17,8 @@ from arrayrt.ir.ops.interpolate import run_steps, upload
 from arrayrt.ir.ops.movement import norm_axes, shape_of
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 INDEX_TYPES = (Type.i32, Type.i64)
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import functools
 import math
-from itertools import accumulate
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._shapes import broadcast_shapes, same_types
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 # --- helpers ------------------------------------------------------------------------------------
 

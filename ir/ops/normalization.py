@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.ops._shapes import same_types
 from arrayrt.ir.ops.base import Attr, OpDef, check_float, register, same_as_input
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.ops.reduce import check_axes_input, reduction_axes
 from arrayrt.ir.shape import PartialShape
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 
 def _wide(xp, x):

@@ -13,15 +13,27 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import as_int_tuple, dtype_of, normalize_axis, type_of
 from arrayrt.ir.ops.base import Attr, OpDef, register
-from arrayrt.ir.ops.conv import (PAD_TYPES, dilated, interval, iv_add, iv_ceildiv, iv_floordiv, iv_sub,
-                                 pad_spatial, resolve_pads, to_dim, window_slices)
+from arrayrt.ir.ops.conv import (
+    PAD_TYPES,
+    dilated,
+    interval,
+    iv_add,
+    iv_ceildiv,
+    iv_floordiv,
+    iv_sub,
+    pad_spatial,
+    resolve_pads,
+    to_dim,
+    window_slices,
+)
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 ROUNDING = ("floor", "ceil")
 ROUNDING_14 = ("floor", "ceil", "ceil_torch")

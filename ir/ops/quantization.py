@@ -7,10 +7,11 @@ even (``std::nearbyint``).
 """
 from __future__ import annotations
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.ops._shapes import broadcast_shapes, same_types
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 
 def fake_quantize_array(xp, x, input_low, input_high, output_low, output_high, levels: int):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
+
+from arrayrt.errors import ShapeInferenceError, where
 
 
 def reduction_axes(values, rank: int, node=None, what: str = "input 1 (axes)") -> tuple[int, ...]:

@@ -18,12 +18,13 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops.base import Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import OpAttributeError, ShapeInferenceError, where
 
 #: activation names OpenVINO resolves (case-insensitively); alpha/beta defaults per function
 ACTIVATIONS = {"relu": (None, None), "sigmoid": (None, None), "tanh": (None, None), "hardsigmoid": (0.2, 0.5)}

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.graph import Output
 from arrayrt.ir.ops.base import EXTENSION_OPSET, Attr, OpDef, register
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ShapeInferenceError, where
 
 TENSOR = "tensor"
 SEQUENCE = "sequence"

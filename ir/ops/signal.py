@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.base import EXTENSION_OPSET, Attr, OpDef, register
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ShapeInferenceError, where
 
 
 # --- array helpers -------------------------------------------------------------------------------

@@ -13,13 +13,14 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from arrayrt.errors import ShapeInferenceError, where
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import dtype_of, erf, is_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, check_float, register, same_as_input
 from arrayrt.ir.ops.eltwise import BinaryOp
 from arrayrt.ir.ops.factory import factory, make
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ShapeInferenceError, where
 
 # --- helpers shared with the activation family ------------------------------------------------
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops import get_op
 from arrayrt.ir.types import Type

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from arrayrt.errors import ArrayrtError
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops import get_op
 from arrayrt.ir.ops.factory import constant
 from arrayrt.ir.passes import replace_uses
 from arrayrt.ir.shape import PartialShape
+
+from arrayrt.errors import ArrayrtError
 
 PerInput = "Mapping[str, Any] | Any"
 

@@ -17,11 +17,11 @@ import warnings
 import ml_dtypes
 import numpy as np
 import pytest
-
-import arrayrt.opset as ops
 from arrayrt.backends.numpy import NumpyBackend
 from arrayrt.backends.numpy import indexing_kernels as kernels
 from arrayrt.ir.ops.factory import make
+
+import arrayrt.opset as ops
 from arrayrt.testing import check_op, rand
 
 F16, F32, F64 = np.float16, np.float32, np.float64

@@ -7,11 +7,11 @@ import re
 
 import numpy as np
 import pytest
+from arrayrt.ir.model import clone_model
+from arrayrt.ir.ops.control import BodyOutput, ConcatOutput, InvariantInput, MergedInput, SliceInput
 
 import arrayrt
 from arrayrt.errors import ModelReadError
-from arrayrt.ir.model import clone_model
-from arrayrt.ir.ops.control import BodyOutput, ConcatOutput, InvariantInput, MergedInput, SliceInput
 from arrayrt.testing import rand, run_arrayrt, run_openvino
 
 ov = pytest.importorskip("openvino")

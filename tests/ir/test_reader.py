@@ -8,10 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from arrayrt.ir.ops.base import _REGISTRY
 
 import arrayrt
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.ops.base import _REGISTRY
 from arrayrt.testing import run_arrayrt, run_openvino
 
 ov = pytest.importorskip("openvino")

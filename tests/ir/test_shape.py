@@ -8,12 +8,12 @@ import re
 
 import numpy as np
 import pytest
+from arrayrt.ir.io.writer import to_ir
+from arrayrt.ir.shape import INF, UNBOUNDED, Dimension, PartialShape
 
 import arrayrt
 import arrayrt.opset as aops
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.io.writer import to_ir
-from arrayrt.ir.shape import INF, UNBOUNDED, Dimension, PartialShape
 
 ov = pytest.importorskip("openvino")
 ops = pytest.importorskip("openvino.opset16")

@@ -8,12 +8,12 @@ import re
 import ml_dtypes
 import numpy as np
 import pytest
+from arrayrt.ir.io.writer import pack_constant, to_ir
+from arrayrt.ir.types import Type, dtype_size_bytes
 
 import arrayrt
 import arrayrt.opset as aops
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.io.writer import pack_constant, to_ir
-from arrayrt.ir.types import Type, dtype_size_bytes
 
 ov = pytest.importorskip("openvino")
 ops = pytest.importorskip("openvino.opset16")

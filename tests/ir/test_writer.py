@@ -6,13 +6,13 @@ import re
 
 import numpy as np
 import pytest
+from arrayrt.ir.io.writer import std_sort, to_ir
+from arrayrt.ir.ops.base import _REGISTRY
+from arrayrt.ir.passes.compress_fp16 import to_f16
 
 import arrayrt
 import arrayrt.opset as aops
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.io.writer import std_sort, to_ir
-from arrayrt.ir.ops.base import _REGISTRY
-from arrayrt.ir.passes.compress_fp16 import to_f16
 from arrayrt.testing import run_arrayrt, run_openvino
 
 ov = pytest.importorskip("openvino")

@@ -9,8 +9,9 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from arrayrt.testing.onnx_suite import suite_cases  # noqa: E402
 from expected_failures import EXPECTED, RANDOM  # noqa: E402
+
+from arrayrt.testing.onnx_suite import suite_cases  # noqa: E402
 
 SUITE_DEVICE = "CPU"
 pytestmark = pytest.mark.onnx_suite

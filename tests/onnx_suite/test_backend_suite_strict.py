@@ -8,8 +8,9 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("array_api_strict")
 
-from arrayrt.testing.onnx_suite import suite_cases  # noqa: E402
 from expected_failures import EXPECTED, RANDOM, STRICT_EXPECTED  # noqa: E402
+
+from arrayrt.testing.onnx_suite import suite_cases  # noqa: E402
 
 SUITE_DEVICE = "STRICT"
 pytestmark = pytest.mark.onnx_suite

@@ -5,13 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from arrayrt.ir.ops import get_op
+from arrayrt.ir.ops.factory import make
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt
 import arrayrt.opset as aops
 from arrayrt.errors import OpAttributeError, ShapeInferenceError, UnsupportedOpError
-from arrayrt.ir.ops import get_op
-from arrayrt.ir.ops.factory import make
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import check_op, rand, run_arrayrt
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt
 from arrayrt.errors import ShapeInferenceError
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import check_op, rand
 
 
@@ -226,6 +226,7 @@ def test_if_on_a_constant_folds_and_infers_one_branch():
     assert out.node.static_value(0) is None
     model = arrayrt.Model([out], [p])
     from arrayrt.backends import get_backend
+
     from arrayrt.executor import build_plan
 
     plan = build_plan(model, get_backend("numpy")())

@@ -6,11 +6,11 @@ import numpy as np
 import openvino as ov
 import openvino.opset16 as ovops
 import pytest
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt
 import arrayrt.opset as ops
 from arrayrt.errors import ShapeInferenceError
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import assert_close, check_op, rand, run_arrayrt, run_openvino
 
 # data shape, filters shape, strides, pads_begin, pads_end, dilations, auto_pad

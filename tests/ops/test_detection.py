@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt.opset as aops
 from arrayrt.errors import ShapeInferenceError
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import check_op, rand
 
 
@@ -79,9 +79,9 @@ def test_nms5(case, backend):
     """NMS-5 against OpenVINO's opset5 factory (check_op builds with opset16's v9)."""
     import openvino as ov
     import openvino.opset5 as ov5
+    from arrayrt.ir.ops.factory import make
 
     import arrayrt
-    from arrayrt.ir.ops.factory import make
     from arrayrt.testing import assert_close, run_arrayrt, run_openvino
 
     b, c, n, max_out, iou, score, sigma, desc = case
@@ -105,9 +105,9 @@ def test_nms_static_versions(opset, desc, backend):
     import importlib
 
     import openvino as ov
+    from arrayrt.ir.ops.factory import make
 
     import arrayrt
-    from arrayrt.ir.ops.factory import make
     from arrayrt.testing import run_arrayrt, run_openvino
 
     ovm = importlib.import_module(f"openvino.{opset}")
@@ -129,8 +129,9 @@ def test_nms_static_versions(opset, desc, backend):
 
 def test_nms5_suppresses_at_threshold(backend):
     """NMS-5 suppresses an IoU equal to the threshold, NMS-9 keeps it (hand-computed)."""
-    import arrayrt
     from arrayrt.ir.ops.factory import make
+
+    import arrayrt
     from arrayrt.testing import run_arrayrt
 
     boxes = _f32([[[0, 0, 1, 1], [0, 5, 1, 6], [0, 0.5, 1, 1.5]]])
@@ -175,9 +176,9 @@ def test_roi_align3(backend):
     """ROIAlign-3 (no aligned_mode) against OpenVINO's opset3 factory."""
     import openvino as ov
     import openvino.opset3 as ov3
+    from arrayrt.ir.ops.factory import make
 
     import arrayrt
-    from arrayrt.ir.ops.factory import make
     from arrayrt.testing import assert_close, run_arrayrt, run_openvino
 
     data = rand((1, 2, 6, 6), seed=4)
@@ -237,9 +238,9 @@ def test_deformable_convolution1(backend):
     """DeformableConvolution-1 (no mask, no bilinear padding) against OpenVINO's opset1 factory."""
     import openvino as ov
     import openvino.opset1 as ov1
+    from arrayrt.ir.ops.factory import make
 
     import arrayrt
-    from arrayrt.ir.ops.factory import make
     from arrayrt.testing import assert_close, run_arrayrt, run_openvino
 
     data, offs, filt = rand((1, 4, 6, 6), seed=18), rand((1, 36, 4, 4), seed=19, low=-1.5, high=1.5), \
@@ -358,10 +359,9 @@ def test_col2im_nd_volumetric(backend):
 def test_roi_align_corner_max(backend):
     """ROIAlignCornerMax against ONNX's reference RoiAlign in max mode."""
     onnx = pytest.importorskip("onnx")
+    from arrayrt.ir.ops.factory import make
     from onnx import helper
     from onnx.reference import ReferenceEvaluator
-
-    from arrayrt.ir.ops.factory import make
 
     data = rand((2, 3, 7, 6), seed=17)
     rois = _f32([[0.5, 1, 4, 5], [-1, 0, 2.5, 3], [2, 2, 6.5, 7.5]])

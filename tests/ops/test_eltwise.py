@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from arrayrt.ir.ops.factory import make
+
 from arrayrt.testing import check_op, rand
 
 BINARY = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "squared_difference",

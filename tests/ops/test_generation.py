@@ -5,12 +5,12 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from arrayrt.ir.shape import PartialShape
+from arrayrt.ir.types import Type
 
 import arrayrt
 import arrayrt.opset as aops
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.shape import PartialShape
-from arrayrt.ir.types import Type
 from arrayrt.testing import check_op, rand, run_arrayrt
 
 # --- Eye --------------------------------------------------------------------------------------

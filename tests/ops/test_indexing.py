@@ -9,11 +9,11 @@ import importlib
 
 import numpy as np
 import pytest
+from arrayrt.ir.ops.factory import make
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt
 from arrayrt.errors import ArrayrtError, ShapeInferenceError
-from arrayrt.ir.ops.factory import make
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import build_arrayrt, check_op, rand, run_arrayrt
 
 F32, I32, I64, BOOL = np.float32, np.int32, np.int64, np.bool_

@@ -14,9 +14,9 @@ import math
 import numpy as np
 import openvino.opset1 as ov1
 import pytest
+from arrayrt.ir.ops.factory import make
 from openvino.utils.node_factory import NodeFactory
 
-from arrayrt.ir.ops.factory import make
 from arrayrt.testing import build_openvino, check_op, rand, run_openvino
 
 F32 = np.float32
@@ -359,11 +359,11 @@ def test_interpolate1_5d_and_pads(mode, backend):
 def test_dynamic_input_shape(backend):
     """Compiled once for a dynamic image shape, run on two shapes; compared with OpenVINO's model
     compiled the same way."""
-    import arrayrt
-    import arrayrt.opset as aops
     import openvino as ov
     import openvino.opset16 as oops
 
+    import arrayrt
+    import arrayrt.opset as aops
     from arrayrt.testing import assert_close
 
     def build(ops, x):
@@ -403,10 +403,10 @@ def test_long_axes(mode, backend, monkeypatch):
 def test_reads_openvino_ir(tmp_path, backend):
     """IR that OpenVINO writes for Interpolate-1, -4 and -11 reads into arrayrt and computes the
     same."""
-    import arrayrt
     import openvino as ov
     import openvino.opset16 as ops
 
+    import arrayrt
     from arrayrt.testing import assert_close
 
     p = ops.parameter([1, 2, 5, 6], np.float32, name="x")

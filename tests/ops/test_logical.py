@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.shape import PartialShape
+from arrayrt.ir.types import Type
 
 import arrayrt.opset as aops
 from arrayrt.errors import OpAttributeError, ShapeInferenceError
-from arrayrt.ir.shape import PartialShape
-from arrayrt.ir.types import Type
 from arrayrt.testing import check_op, rand
 
 COMPARISONS = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]

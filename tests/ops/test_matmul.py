@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.ops.factory import make
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt.opset as aops
 from arrayrt.errors import ShapeInferenceError
-from arrayrt.ir.ops.factory import make
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import check_op, rand
 
 MATMUL = [  # a shape, b shape, transpose_a, transpose_b
@@ -257,8 +257,8 @@ def test_read_openvino_ir(tmp_path, backend):
     """IR written by OpenVINO itself reads into arrayrt and computes the same."""
     import openvino as ov
     import openvino.opset16 as ov16
-
     from arrayrt.ir.io import read_model
+
     from arrayrt.testing import run_arrayrt, run_openvino
 
     q, k, v = _sdpa_inputs()

@@ -163,10 +163,11 @@ def test_resize_integer_data_rounds_and_saturates(backend):
 
 def test_extension_ops_round_trip_through_ir():
     """arrayrt writes and reads its own ops (``version="arrayrt1"``) with every attribute."""
-    import arrayrt
-    import arrayrt.opset as ops
     from arrayrt.ir.io.reader import parse_ir
     from arrayrt.ir.io.writer import to_ir
+
+    import arrayrt
+    import arrayrt.opset as ops
 
     x = rand((2, 2, 5, 5), np.float32, seed=9, low=0.5, high=1.5)
     p = ops.parameter(list(x.shape), np.float32, name="x")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import openvino.opset1 as ov1
 import pytest
-
 from arrayrt.ir.ops.factory import make
+
 from arrayrt.testing import _check_interop, build_arrayrt, check_op, rand
 
 I64 = np.int64
@@ -542,11 +542,11 @@ def test_reverse(backend):
 def check_dynamic(build, pshape, arrays, backend, **kw):
     """One model over a Parameter of partial shape ``pshape``, compiled once by arrayrt and by
     OpenVINO, run on inputs of several shapes; every output compared."""
-    import arrayrt
-    import arrayrt.opset as aops
     import openvino as ov
     import openvino.opset16 as oops
 
+    import arrayrt
+    import arrayrt.opset as aops
     from arrayrt.testing import assert_close
 
     models = []
@@ -583,12 +583,12 @@ def test_dynamic_input_shapes(backend):
 def test_reads_openvino_ir(tmp_path, backend):
     """IR that OpenVINO writes for every op version here (Squeeze-1/15, Broadcast-1/3, Pad-1/12...)
     reads into arrayrt and computes the same."""
-    import arrayrt
     import openvino as ov
     import openvino.opset3 as ov3
     import openvino.opset16 as ops
     from openvino.utils.node_factory import NodeFactory
 
+    import arrayrt
     from arrayrt.testing import assert_close, run_openvino
 
     p = ops.parameter([1, 4, 4, 6], np.float32, name="x")

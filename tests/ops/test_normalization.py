@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.ops.factory import make
 
 import arrayrt.opset as aops
 from arrayrt.errors import OpAttributeError, ShapeInferenceError
-from arrayrt.ir.ops.factory import make
 from arrayrt.testing import check_op, rand
 
 
@@ -150,8 +150,8 @@ def test_normalize_l2(case, backend):
 def _openvino_on_ir(build, inputs):
     """OpenVINO's result on arrayrt's IR of the graph (for attributes OpenVINO's Python factories lose)."""
     import openvino as ov
-
     from arrayrt.ir.io.writer import to_ir
+
     from arrayrt.testing import build_arrayrt, run_openvino
 
     xml, chunks = to_ir(build_arrayrt(build, inputs))
@@ -278,8 +278,8 @@ def test_read_openvino_ir(tmp_path, backend):
     import openvino.opset1 as ov1
     import openvino.opset2 as ov2
     import openvino.opset16 as ov16
-
     from arrayrt.ir.io import read_model
+
     from arrayrt.testing import run_arrayrt, run_openvino
 
     x = rand((2, 4, 3, 3), seed=1)

@@ -8,12 +8,12 @@ import numpy as np
 import openvino as ov
 import openvino.opset16 as ovops
 import pytest
+from arrayrt.ir.ops.factory import make
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt
 import arrayrt.opset as ops
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.ops.factory import make
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import assert_close, check_op, rand, run_arrayrt, run_openvino
 
 

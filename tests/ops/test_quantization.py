@@ -103,8 +103,8 @@ def test_read_openvino_ir(tmp_path, backend):
     the same."""
     import openvino as ov
     import openvino.opset16 as ov16
-
     from arrayrt.ir.io import read_model
+
     from arrayrt.testing import run_arrayrt, run_openvino
 
     x = rand((1, 3, 4, 4), seed=7)

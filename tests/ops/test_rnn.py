@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.ops.factory import make
 
 from arrayrt.errors import OpAttributeError, ShapeInferenceError
-from arrayrt.ir.ops.factory import make
 from arrayrt.testing import assert_close, check_op, rand, run_arrayrt, run_openvino
 
 BATCH, SEQ, INPUT, HIDDEN = 3, 4, 3, 5

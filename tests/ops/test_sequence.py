@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import arrayrt
-import arrayrt.opset as ops
 from arrayrt.backends import get_backend
-from arrayrt.errors import ArrayrtError, ShapeInferenceError
-from arrayrt.executor import build_plan
 from arrayrt.ir.ops._xp import to_numpy
 from arrayrt.ir.ops.factory import make
 from arrayrt.ir.ops.sequence import OPTIONAL_SEQUENCE, OPTIONAL_TENSOR, SEQUENCE, set_value_kind, value_kind
 from arrayrt.ir.shape import PartialShape
+
+import arrayrt
+import arrayrt.opset as ops
+from arrayrt.errors import ArrayrtError, ShapeInferenceError
+from arrayrt.executor import build_plan
 from arrayrt.testing import rand
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.ir.shape import PartialShape
 
 import arrayrt.opset as aops
 from arrayrt.errors import ShapeInferenceError
-from arrayrt.ir.shape import PartialShape
 from arrayrt.testing import check_op, rand
 
 

@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pytest
-
-import arrayrt.opset as aops
-from arrayrt.errors import ShapeInferenceError, UnsupportedOpError
 from arrayrt.ir.ops import get_op
 from arrayrt.ir.ops._xp import erf
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
+
+import arrayrt.opset as aops
+from arrayrt.errors import ShapeInferenceError, UnsupportedOpError
 from arrayrt.testing import check_op, rand
 
 #: factory name -> (low, high) of inputs inside the function's domain

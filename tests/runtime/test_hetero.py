@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.backends.base import Backend
+from arrayrt.ir.types import Type
 
 import arrayrt as ar
 import arrayrt.opset as ops
 from arrayrt import backends
-from arrayrt.backends.base import Backend
-from arrayrt.ir.types import Type
 from arrayrt.runtime import hetero
 
 

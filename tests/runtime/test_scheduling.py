@@ -5,12 +5,12 @@ import time
 
 import numpy as np
 import pytest
+from arrayrt.backends.base import Backend
+from arrayrt.ir.types import Type
 
 import arrayrt as ar
 import arrayrt.opset as ops
 from arrayrt import backends
-from arrayrt.backends.base import Backend
-from arrayrt.ir.types import Type
 from arrayrt.runtime.virtual import AutoPlan, BatchPlan, MultiPlan
 
 

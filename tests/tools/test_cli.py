@@ -5,10 +5,10 @@ import re
 
 import numpy as np
 import pytest
+from arrayrt.tools import cli, gendocs
 
 import arrayrt as ar
 import arrayrt.opset as ops
-from arrayrt.tools import cli, gendocs
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-
-from arrayrt.errors import ModelReadError, UnsupportedOpError
 from arrayrt.ir.frontend.onnx import ops as _ops  # noqa: F401 - registers every translator family
 from arrayrt.ir.frontend.onnx import registry
 from arrayrt.ir.frontend.onnx.context import (
@@ -30,12 +28,14 @@ from arrayrt.ir.frontend.onnx.context import (
 )
 from arrayrt.ir.frontend.onnx.ops.control import value_info_type
 from arrayrt.ir.frontend.onnx.types import tensor_to_numpy
-from arrayrt.ir.ops.sequence import set_value_kind
 from arrayrt.ir.graph import Node
 from arrayrt.ir.model import Model
 from arrayrt.ir.ops import get_op
+from arrayrt.ir.ops.sequence import set_value_kind
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ModelReadError, UnsupportedOpError
 
 #: the newest default-domain opset this frontend accepts (the installed onnx's newest)
 MAX_OPSET = onnx.defs.onnx_opset_version()

@@ -9,9 +9,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import AttributeProto, helper
-
-from arrayrt.errors import ArrayrtError, ModelReadError, UnsupportedOpError
 from arrayrt.ir.frontend.onnx import registry
 from arrayrt.ir.frontend.onnx.types import onnx_type, tensor_to_numpy, to_onnx_type
 from arrayrt.ir.graph import Node, Output
@@ -19,6 +16,9 @@ from arrayrt.ir.ops import get_op
 from arrayrt.ir.ops.factory import constant as make_constant
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+from onnx import AttributeProto, helper
+
+from arrayrt.errors import ArrayrtError, ModelReadError, UnsupportedOpError
 
 _REQUIRED = object()
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+from arrayrt.ir.types import Type
 from onnx import TensorProto, helper, numpy_helper
 
 from arrayrt.errors import UnsupportedOpError
-from arrayrt.ir.types import Type
 
 _ONNX_TO_TYPE = {
     TensorProto.FLOAT: Type.f32, TensorProto.DOUBLE: Type.f64, TensorProto.FLOAT16: Type.f16,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.backends.gna import GnaBackend
 
 import arrayrt
 import arrayrt.opset as ops
-from arrayrt.backends.gna import GnaBackend
 
 from . import _reference as R
 

@@ -6,11 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from arrayrt.backends.gna import GnaBackend
+from arrayrt.backends.gna.compiler import GnaScaleWarning
 
 import arrayrt
 import arrayrt.opset as ops
-from arrayrt.backends.gna import GnaBackend
-from arrayrt.backends.gna.compiler import GnaScaleWarning
 from arrayrt.errors import CompileError
 from arrayrt.testing.models import lstm_kws, make_model
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.backends.gna import GnaBackend
 
 import arrayrt
 import arrayrt.opset as ops
-from arrayrt.backends.gna import GnaBackend
 from arrayrt.testing.models import lstm_kws, make_model
 
 RNG = np.random.default_rng(11)

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from arrayrt.backends.gna import GnaBackend
 
 import arrayrt
 import arrayrt.opset as ops
-from arrayrt.backends.gna import GnaBackend
 from arrayrt.errors import CompileError
 
 from . import _reference as R

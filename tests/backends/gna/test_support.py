@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from arrayrt.backends.gna import GnaBackend, limits
 
 import arrayrt
 import arrayrt.opset as ops
-from arrayrt.backends.gna import GnaBackend, limits
 from arrayrt.errors import CompileError, DeviceError, UnsupportedOpError
 
 RNG = np.random.default_rng(3)

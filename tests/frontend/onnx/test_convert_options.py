@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from arrayrt.tools import cli
 from onnx import TensorProto, helper, numpy_helper
 
 import arrayrt as ar
-from arrayrt.tools import cli
 
 
 def chain_model(path=None, opset=17, batch="N"):

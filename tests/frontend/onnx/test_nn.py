@@ -10,11 +10,11 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+from arrayrt.ir.frontend.onnx import convert_onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 from arrayrt.errors import ArrayrtError  # noqa: E402
-from arrayrt.ir.frontend.onnx import convert_onnx  # noqa: E402
 from arrayrt.onnx_backend import ArrayrtBackend  # noqa: E402
 from arrayrt.testing import assert_close, rand  # noqa: E402
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
-
 from arrayrt.backends import get_backend
-from arrayrt.errors import UnsupportedOpError
-from arrayrt.executor import build_plan
 from arrayrt.ir.frontend.onnx import convert_onnx
 from arrayrt.ir.ops._xp import to_numpy
+from onnx import TensorProto, helper
+
+from arrayrt.errors import UnsupportedOpError
+from arrayrt.executor import build_plan
 from arrayrt.testing import rand
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL

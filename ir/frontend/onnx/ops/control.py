@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-
-from arrayrt.errors import ModelReadError, UnsupportedOpError
 from arrayrt.ir.frontend.onnx.context import GraphContext, NodeContext
 from arrayrt.ir.frontend.onnx.registry import translator
 from arrayrt.ir.frontend.onnx.types import onnx_type
@@ -32,6 +30,8 @@ from arrayrt.ir.ops.sequence import (
 )
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ModelReadError, UnsupportedOpError
 
 
 # --- ONNX types -------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 import ml_dtypes
 import numpy as np
 import onnx
-
-from arrayrt.errors import ModelReadError, UnsupportedOpError
 from arrayrt.ir.frontend.onnx.registry import translator
 from arrayrt.ir.frontend.onnx.types import onnx_type, tensor_to_numpy
 from arrayrt.ir.graph import Output
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ModelReadError, UnsupportedOpError
 
 # --- helpers ----------------------------------------------------------------------------------
 

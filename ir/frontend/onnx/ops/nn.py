@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from arrayrt.errors import ModelReadError, UnsupportedOpError
 from arrayrt.ir.frontend.onnx.registry import translator
 from arrayrt.ir.graph import Output
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ModelReadError, UnsupportedOpError
 
 AUTO_PAD = {"NOTSET": "explicit", "": "explicit", "SAME_UPPER": "same_upper", "SAME_LOWER": "same_lower",
             "VALID": "valid"}

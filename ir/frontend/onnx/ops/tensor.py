@@ -11,14 +11,14 @@ import math
 
 import ml_dtypes
 import numpy as np
-
-from arrayrt.errors import ModelReadError, UnsupportedOpError
 from arrayrt.ir.frontend.onnx.registry import translator
 from arrayrt.ir.frontend.onnx.types import onnx_type
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.ops import get_op
 from arrayrt.ir.ops.interpolate import scaled_dim
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import ModelReadError, UnsupportedOpError
 
 I64 = Type.i64
 INT64_MAX = np.iinfo(np.int64).max
