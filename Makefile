@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
 
-.PHONY: demo test test-quick bench venv clean
+.PHONY: demo test test-quick bench gpu-check venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test-quick: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/compare_openvino.py
+
+# on a machine with an NVIDIA GPU and the gpu extra installed; needs no network
+gpu-check:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m arrayrt.tools.gpu_check
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -110,7 +110,9 @@ class _InputSpec:
             raise InferenceInputError(
                 f"input '{self.name}': expected element type {self.element_type}, got {src} "
                 f"(converting {src.kind!r}-kind values to {self.element_type} would lose them)")
-        return np.asarray(value).astype(dst)
+        if isinstance(value, np.ndarray):
+            return value.astype(dst)
+        return value.astype(dst)  # a device array converts where it lives
 
 
 class CompiledModel:
@@ -199,6 +201,8 @@ class CompiledModel:
                 v = tensors.get(s.index, _NOT_GIVEN)
                 if v is _NOT_GIVEN:
                     raise InferenceInputError(f"input '{s.name}' was not given")
+            if not isinstance(v, (np.ndarray, list, Tensor)) and v is not None and hasattr(v, "__dlpack__"):
+                v = to_device(v)  # another library's device tensor (torch...): into this one's arrays
             v = s.check(v)
             if v is None:
                 out.append(None)
@@ -248,16 +252,30 @@ class CompiledModel:
     def get_property(self, name: str) -> Any:
         props = self._properties
         if name == "SUPPORTED_PROPERTIES":
-            return {k: "RO" for k in sorted(set(props) | {"EXECUTION_DEVICES", "NETWORK_NAME"})}
+            keys = set(props) | set(self._live_properties()) | {"EXECUTION_DEVICES", "NETWORK_NAME"}
+            return {k: "RO" for k in sorted(keys)}
         if name == "EXECUTION_DEVICES":
             return list(getattr(self._plan, "execution_devices", None) or self._execution_devices)
         if name == "NETWORK_NAME":
             return self._model.name
         if name == "OPTIMAL_NUMBER_OF_INFER_REQUESTS":
             return props.get(name, 1)
+        live = self._live_properties()
+        if name in live:
+            return live[name]
         if name in props:
             return props[name]
         raise ArrayrtError(f"the compiled model has no property '{name}'; known: {sorted(props)}")
+
+    def _live_properties(self) -> dict[str, Any]:
+        """Properties a backend's plan reports as it runs (recompilations, CUDA graph replays...)."""
+        live: dict[str, Any] = {}
+        for plan in getattr(self._plan, "plans", [self._plan]):
+            for holder in (plan, getattr(plan, "fn", None)):
+                props = getattr(holder, "properties", None)
+                if callable(props):
+                    live.update(props())
+        return live
 
     def set_property(self, properties: dict[str, Any]) -> None:
         for k in properties:

@@ -35,6 +35,13 @@ def to_numpy(a: Any) -> np.ndarray:
         return a
     if isinstance(a, np.generic):
         return np.asarray(a)
+    dev = getattr(a, "__dlpack_device__", None)
+    if dev is not None and hasattr(a, "get"):
+        try:
+            if dev()[0] == 2:  # a CUDA array (CuPy): copied to the host
+                return a.get()
+        except (TypeError, RuntimeError, BufferError):
+            pass
     try:
         return np.from_dlpack(a)
     except (TypeError, RuntimeError, BufferError, AttributeError):

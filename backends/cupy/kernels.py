@@ -1,0 +1,199 @@
+"""CuPy kernels that beat the generic array-API computes on a GPU: op type -> factory(backend, node).
+
+* MatMul on floats is one ``cupy.matmul`` (cuBLAS GEMM, strided-batched for stacks; transposes are
+  views that cuBLAS reads with its transpose flags). f16 accumulates in f32 (CuPy's
+  ``CUBLAS_COMPUTE_32F``); f32 uses TF32 only with ``GPU_ALLOW_TF32``.
+* Convolutions: cuDNN (``cupyx.cudnn.convolution_forward``) where CuPy has it (CuPy 13 with cuDNN
+  installed), else one padded copy, one im2col copy and one GEMM per convolution: all groups at
+  once, the batch folded into the GEMM's columns so the filters are read once.
+* MaxPool (values only) is a padded strided window view reduced by one ``max`` kernel; NaN and -inf
+  are first raised to the lowest finite value, OpenVINO's window start value, so neither wins.
+
+CuPy refuses cuBLAS calls while a stream captures a CUDA graph, so every GEMM goes through
+``backend.uncaptured``: recorded as an eager step between graphs (see :mod:`.plan`), the copies
+and epilogues around it staying in the graphs. A factory returns None to fall back to the generic
+compute for that node.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from arrayrt.backends.base import KernelFactory
+from arrayrt.ir.ops.conv import resolve_pads
+from arrayrt.ir.ops.pool import geometry
+from arrayrt.ir.types import Type
+
+FLOATS = (Type.f16, Type.f32, Type.f64)
+
+
+def named(fn: Callable[..., Any], exec_type: str, capture_safe: bool = True) -> Callable[..., Any]:
+    fn.exec_type = exec_type
+    fn.capture_safe = capture_safe
+    return fn
+
+
+class Gemm:
+    """``a @ b`` with optional transposes, and the same product written into a given buffer (how an
+    eager step between CUDA graphs refreshes its output)."""
+
+    def __init__(self, cp: Any, transpose_a: bool = False, transpose_b: bool = False):
+        self.cp, self.ta, self.tb = cp, transpose_a, transpose_b
+
+    def _operands(self, a: Any, b: Any) -> tuple[Any, Any]:
+        swap = self.cp.swapaxes
+        return (swap(a, -1, -2) if self.ta else a), (swap(b, -1, -2) if self.tb else b)
+
+    def __call__(self, a: Any, b: Any) -> Any:
+        return self.cp.matmul(*self._operands(a, b))
+
+    def write_into(self, out: Any, a: Any, b: Any) -> None:
+        self.cp.matmul(*self._operands(a, b), out=out)
+
+
+def matmul(backend: Any, node: Any) -> Callable[..., Any] | None:
+    t = node.input_type(0)
+    ra, rb = node.input_shape(0), node.input_shape(1)
+    if t not in FLOATS or not ra.rank_is_static or not rb.rank_is_static or len(ra) < 2 or len(rb) < 2:
+        return None
+    return named(Gemm(backend.cp, node.attrs["transpose_a"], node.attrs["transpose_b"]), "cupy_cublas_gemm",
+                 capture_safe=False)
+
+
+# --- convolutions ------------------------------------------------------------------------------
+def _conv_geometry(node: Any, grouped: bool) -> tuple | None:
+    """(groups, out channels per group, in channels per group, kernel) from static filters."""
+    w = node.input_shape(1)
+    if not w.is_static or not node.input_shape(0).rank_is_static or node.input_type(0) not in FLOATS:
+        return None
+    dims = tuple(w.to_shape())
+    if grouped:
+        return dims[0], dims[1], dims[2], dims[3:]
+    return 1, dims[0], dims[1], dims[2:]
+
+
+def _pads(node: Any, sizes: tuple[int, ...], kernel: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    a = node.attrs
+    return resolve_pads(a["auto_pad"], sizes, kernel, a["strides"], a["dilations"], a["pads_begin"],
+                        a["pads_end"])
+
+
+def convolution(backend: Any, node: Any) -> Callable[..., Any] | None:
+    return _convolution(backend, node, grouped=False)
+
+
+def group_convolution(backend: Any, node: Any) -> Callable[..., Any] | None:
+    return _convolution(backend, node, grouped=True)
+
+
+def _convolution(backend: Any, node: Any, grouped: bool) -> Callable[..., Any] | None:
+    geo = _conv_geometry(node, grouped)
+    if geo is None or any(p < 0 for p in list(node.attrs["pads_begin"]) + list(node.attrs["pads_end"])):
+        return None
+    if backend.cudnn is not None and len(geo[3]) in (2, 3) and node.input_type(0) in (Type.f16, Type.f32):
+        return _cudnn_convolution(backend, node, geo)
+    return _gemm_convolution(backend, node, geo)
+
+
+def _gemm_convolution(backend: Any, node: Any, geo: tuple) -> Callable[..., Any]:
+    """im2col: a strided view of the padded input laid out [G, C*K, N*P] (one copy), the filters
+    [G, O, C*K] (a free reshape), one GEMM -> [G, O, N, *out] viewed as [N, G*O, *out]."""
+    cp = backend.cp
+    groups, o, c, kernel = geo
+    strides, dilations = node.attrs["strides"], node.attrs["dilations"]
+    ck = c * math.prod(kernel)
+    gemm = Gemm(cp)
+    as_strided = cp.lib.stride_tricks.as_strided
+
+    def run(x: Any, w: Any) -> Any:
+        n, sizes = x.shape[0], tuple(x.shape[2:])
+        pb, pe = _pads(node, sizes, kernel)
+        if any(pb) or any(pe):
+            x = cp.pad(x, [(0, 0), (0, 0)] + list(zip(pb, pe)))
+        x = cp.ascontiguousarray(x)
+        padded = x.shape[2:]
+        out = [(s - (k - 1) * d - 1) // st + 1 for s, k, d, st in zip(padded, kernel, dilations, strides)]
+        if any(v <= 0 for v in out):
+            raise ValueError(f"the kernel does not fit the padded input: output spatial shape {out}")
+        item = x.dtype.itemsize
+        sn, sc, *ss = (s // item for s in x.strides)
+        taps = (d * s for d, s in zip(dilations, ss))
+        steps = (st * s for st, s in zip(strides, ss))
+        view = as_strided(x, shape=(groups, c, *kernel, n, *out),
+                          strides=tuple(v * item for v in (c * sc, sc, *taps, sn, *steps)))
+        lead = (groups,) if groups > 1 else ()
+        cols = cp.reshape(view, (*lead, ck, n * math.prod(out)))
+        y = backend.uncaptured(gemm, cp.reshape(w, (*lead, o, ck)), cols)  # [G, O, N*P]
+        y = cp.reshape(y, (groups, o, n, *out))
+        y = cp.moveaxis(y, 2, 0)  # [N, G, O, *out]: a view
+        return cp.reshape(y, (n, groups * o, *out))
+
+    return named(run, "cupy_im2col_gemm")
+
+
+def _cudnn_convolution(backend: Any, node: Any, geo: tuple) -> Callable[..., Any]:
+    cp, cudnn = backend.cp, backend.cudnn
+    groups, o, c, kernel = geo
+    strides, dilations = tuple(node.attrs["strides"]), tuple(node.attrs["dilations"])
+
+    def run(x: Any, w: Any) -> Any:
+        sizes = tuple(x.shape[2:])
+        pb, pe = _pads(node, sizes, kernel)
+        if pb != pe:  # cuDNN pads symmetrically: pad the input itself
+            x = cp.pad(x, [(0, 0), (0, 0)] + list(zip(pb, pe)))
+            pb = [0] * len(pb)
+        x = cp.ascontiguousarray(x)
+        out = [(s + 2 * p - (k - 1) * d - 1) // st + 1
+               for s, p, k, d, st in zip(x.shape[2:], pb, kernel, dilations, strides)]
+        y = cp.empty((x.shape[0], groups * o, *out), dtype=x.dtype)
+        filters = cp.ascontiguousarray(cp.reshape(w, (groups * o, c, *kernel)))
+        cudnn.convolution_forward(x, filters, None, y, tuple(pb), strides, dilations, groups, auto_tune=False,
+                                  tensor_core="auto" if x.dtype == cp.float16 else "never")
+        return y
+
+    return named(run, "cupy_cudnn_convolution")
+
+
+# --- pooling -----------------------------------------------------------------------------------
+def max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
+    """Values by one reduction over a strided window view; nodes whose indices output is read keep
+    the generic compute."""
+    cp = backend.cp
+    if node.get_output_size() > 1 and backend.output_read(node, 1):
+        return None
+    t = node.input_type(0)
+    if not t.is_static or not t.is_real or not node.input_shape(0).rank_is_static:
+        return None
+    kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding = node.op.window_attrs(node)
+    if any(p < 0 for p in list(pads_begin) + list(pads_end)):
+        return None
+    two = node.get_output_size() > 1
+    ns = len(kernel)
+    low = float(backend.xp.finfo(t.to_dtype()).min)
+
+    def run(x: Any) -> Any:
+        sizes = tuple(x.shape[2:])
+        pb, _, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad,
+                                     rounding)
+        x = cp.fmax(x, low)  # NaN and -inf never win (the generic compute's rule)
+        if any(pb) or any(reach):
+            x = cp.pad(x, [(0, 0), (0, 0)] + list(zip(pb, reach)), constant_values=low)
+        item = x.dtype.itemsize
+        sn, sc, *ss = (s // item for s in x.strides)
+        view = cp.lib.stride_tricks.as_strided(
+            x, shape=(x.shape[0], x.shape[1], *out, *kernel),
+            strides=tuple(v * item for v in (sn, sc, *(st * s for st, s in zip(strides, ss)),
+                                             *(d * s for d, s in zip(dilations, ss)))))
+        y = cp.max(view, axis=tuple(range(2 + ns, 2 + 2 * ns)))
+        return (y, None) if two else y
+
+    return named(run, "cupy_strided_max_pool")
+
+
+OVERRIDES: dict[str, KernelFactory] = {
+    "MatMul": matmul,
+    "Convolution": convolution,
+    "GroupConvolution": group_convolution,
+    "MaxPool": max_pool,
+}

@@ -1,0 +1,158 @@
+"""The GPU device on real CuPy and a real CUDA device: what the fake CuPy cannot show (cuBLAS,
+``cupy.fuse``, stream capture and graph replay on the driver, DLPack from torch). Every test skips,
+with the reason, where CuPy or a CUDA device is absent."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import arrayrt as ar
+import arrayrt.opset as ops
+from arrayrt import backends
+from arrayrt.testing import models as M
+
+
+def _real_cupy():
+    try:
+        cp = importlib.import_module("cupy")
+    except ImportError as exc:
+        pytest.skip(f"CuPy is not installed ({exc}); pip install arrayrt[gpu]")
+    if not hasattr(cp, "cuda"):
+        pytest.skip("CuPy is not installed (an unrelated folder named cupy is on sys.path)")
+    try:
+        count = cp.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - no driver, no device
+        pytest.skip(f"no CUDA device: {type(exc).__name__}: {exc}")
+    if count < 1:
+        pytest.skip("no CUDA device")
+    return cp
+
+
+@pytest.fixture
+def cp():
+    cupy = _real_cupy()
+    backends.refresh()
+    if backends.backend_class("cupy") is None:
+        pytest.fail(f"CuPy sees a CUDA device but the GPU backend is absent: {backends.errors.get('cupy')}")
+    yield cupy
+    backends.refresh()
+
+
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def _outputs(c, inputs):
+    res = c(inputs)
+    return [np.asarray(res[i]) for i in range(len(c.outputs))]
+
+
+@pytest.mark.parametrize("name", list(M.INTEROP_MODELS))
+def test_interop_models_match_cpu(cp, name):
+    model = M.make_model(ops, M.INTEROP_MODELS[name], name)
+    inputs = M.sample_inputs(model)
+    want = _outputs(ar.Core().compile_model(model, "CPU", F32), inputs)
+    c = ar.Core().compile_model(model, "GPU", F32)
+    status = c._plan.fn.graph_status
+    assert status.startswith("captured"), status
+    for _ in range(3):  # the first call was recorded at compile time: these are replays
+        for g, w in zip(_outputs(c, inputs), want):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    assert c._plan.fn.replays >= 3
+
+
+def test_replays_follow_new_inputs(cp):
+    model = M.make_model(ops, M.INTEROP_MODELS["resnet_block"], "resnet_block")
+    c = ar.Core().compile_model(model, "GPU", F32)
+    cpu = ar.Core().compile_model(model, "CPU", F32)
+    for seed in range(3):
+        inputs = M.sample_inputs(model, seed=seed)
+        np.testing.assert_allclose(_outputs(c, inputs)[0], _outputs(cpu, inputs)[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name, kw", [("resnet18", {"size": 64}), ("bert_tiny", {"seq": 32})])
+def test_benchmark_models_f32_and_f16(cp, name, kw):
+    model = M.make_model(ops, M.BENCHMARK_MODELS[name], name, **kw)
+    inputs = M.sample_inputs(model)
+    want = _outputs(ar.Core().compile_model(model, "CPU", F32), inputs)
+    for g, w in zip(_outputs(ar.Core().compile_model(model, "GPU", F32), inputs), want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    for g, w in zip(_outputs(ar.Core().compile_model(model, "GPU"), inputs), want):
+        assert float(np.abs(g - w).max()) <= 2e-2 * float(np.abs(w).max()) + 1e-3
+
+
+def test_device_inputs_and_outputs_stay_on_the_device(cp):
+    x = ops.parameter([4, 16], np.float32, name="x")
+    w = np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32)
+    model = ar.Model([ops.relu(ops.add(ops.matmul(x, w, False, False), np.ones(8, np.float32)))], [x])
+    c = ar.Core().compile_model(model, "GPU", {**F32, "KEEP_ON_DEVICE": True})
+    data = cp.asarray(np.random.default_rng(1).standard_normal((4, 16)).astype(np.float32))
+    assert c._plan.backend.to_device(data) is data
+    out = c([data])[0].data
+    assert isinstance(out, cp.ndarray)
+    np.testing.assert_allclose(cp.asnumpy(out), np.maximum(cp.asnumpy(data) @ w + 1, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_tensors_arrive_through_dlpack_without_a_copy(cp):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device")
+    backend = ar.backends.get_backend("cupy")()
+    t = torch.arange(12, dtype=torch.float32, device="cuda").reshape(3, 4)
+    imported = backend.to_device(t)
+    assert isinstance(imported, cp.ndarray) and imported.data.ptr == t.data_ptr()
+
+
+def test_concurrent_requests_use_several_streams(cp):
+    model = M.make_model(ops, M.INTEROP_MODELS["transformer_block"], "transformer_block")
+    c = ar.Core().compile_model(model, "GPU", {**F32, "PERFORMANCE_HINT": "THROUGHPUT"})
+    inputs = M.sample_inputs(model)
+    want = _outputs(ar.Core().compile_model(model, "CPU", F32), inputs)
+    queue = ar.AsyncInferQueue(c, 4)
+    results: dict[int, np.ndarray] = {}
+    queue.set_callback(lambda req, i: results.__setitem__(i, np.asarray(req.results[0])))
+    for i in range(16):
+        queue.start_async(inputs, userdata=i)
+    queue.wait_all()
+    assert len(results) == 16 and c._plan.fn.streams >= 2
+    for r in results.values():
+        np.testing.assert_allclose(r, want[0], rtol=1e-4, atol=1e-4)
+
+
+def test_memory_pool_limit_reaches_cupy(cp):
+    pool = cp.get_default_memory_pool()
+    before = pool.get_limit()
+    try:
+        x = ops.parameter([2], np.float32, name="x")
+        ar.Core().compile_model(ar.Model([ops.relu(x)], [x]), "GPU", {"GPU_MEMORY_POOL_LIMIT": "1GiB"})
+        assert pool.get_limit() == 2**30
+    finally:
+        pool.set_limit(size=before)
+
+
+def test_fused_tails_compile_with_cupy_fuse(cp):
+    x = ops.parameter([8, 32], np.float32, name="x")
+    rng = np.random.default_rng(2)
+    w, b = rng.standard_normal((32, 16)).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    model = ar.Model([ops.gelu(ops.add(ops.matmul(x, w, False, False), b), "erf")], [x])
+    c = ar.Core().compile_model(model, "GPU", F32)
+    data = rng.standard_normal((8, 32)).astype(np.float32)
+    want = _outputs(ar.Core().compile_model(model, "CPU", F32), [data])[0]
+    np.testing.assert_allclose(_outputs(c, [data])[0], want, rtol=1e-5, atol=1e-5)
+    cells = [cell.cell_contents for cell in c._plan.fn._run.__closure__]
+    fused = [k for k in cells if hasattr(getattr(k, "kernel", None), "tail_is_fused")]
+    assert len(fused) == 1 and fused[0].kernel.tail_is_fused(), "cupy.fuse refused the tail"
+
+
+def test_cudnn_convolution_when_cupy_has_it(cp):
+    backend = ar.backends.get_backend("cupy")()
+    if backend.cudnn is None:
+        pytest.skip("this CuPy has no cuDNN (CuPy 14 dropped cupyx.cudnn): convolutions use im2col + cuBLAS")
+    x = ops.parameter([2, 3, 9, 9], np.float32, name="x")
+    w = np.random.default_rng(3).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    model = ar.Model([ops.convolution(x, w, [2, 2], [1, 0], [0, 1], [1, 1])], [x])
+    data = np.random.default_rng(4).standard_normal((2, 3, 9, 9)).astype(np.float32)
+    want = _outputs(ar.Core().compile_model(model, "CPU", F32), [data])[0]
+    np.testing.assert_allclose(_outputs(ar.Core().compile_model(model, "GPU", F32), [data])[0], want,
+                               rtol=1e-4, atol=1e-4)
