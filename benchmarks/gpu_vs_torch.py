@@ -36,6 +36,7 @@ import numpy as np
 
 from arrayrt.testing import models as M
 
+
 # --- the same builder, run as PyTorch eager ops ------------------------------------------------------
 class _Value:
     """A value of the eager program: an input, a constant, or the result of step ``index``."""

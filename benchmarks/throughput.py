@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from arrayrt.testing import models as M
 
 

@@ -41,7 +41,7 @@ HETERO = "HETERO:GPU,CPU"
 #: op families whose tests meet nodes GPU refuses: where HETERO has work to do
 HETERO_FAMILIES = ("test_control.py", "test_indexing.py", "test_sequence.py", "test_detection.py")
 #: share of the budget each stage may use (the rest carries over)
-SHARES = {"backend tests": 0.08, "conformance GPU": 0.35, f"conformance {HETERO}": 0.12, "models": 0.1,
+SHARES = {"backend tests": 0.15, "conformance GPU": 0.35, f"conformance {HETERO}": 0.12, "models": 0.1,
           "benchmark": 0.35}
 LATENCY_BAR, THROUGHPUT_BAR = 1.0, 0.8
 
@@ -118,7 +118,7 @@ def environment() -> Stage:
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|error|errors|xfailed|xpassed|deselected)")
 
 
-def pytest_stage(name: str, targets: Sequence[str], timeout: float, jobs: int, device: str | None = None,
+def run_pytest_stage(name: str, targets: Sequence[str], timeout: float, jobs: int, device: str | None = None,
                  extra: Sequence[str] = ()) -> Stage:
     """Run pytest on ``targets`` in a subprocess. A test that fails because GPU refuses a node
     (``cannot run on GPU``: its ``supports`` answer, which HETERO honours) counts as *refused*; the
@@ -278,16 +278,17 @@ def run(args: argparse.Namespace) -> int:
 
     def share(name: str) -> float:
         left = deadline - time.perf_counter()
-        later = sum(v for k, v in SHARES.items() if list(SHARES).index(k) >= list(SHARES).index(name))
+        active = [k for k in SHARES if k != "benchmark" or not args.skip_bench]
+        later = sum(SHARES[k] for k in active[active.index(name):])
         return max(left * SHARES[name] / later, 10.0)
 
     quick = ["-m", "not slow"] if args.quick else []
     plan: list[tuple[str, Callable[[], Stage]]] = [
-        ("backend tests", lambda: pytest_stage("backend tests", ["tests/backends/gpu"],
-                                               share("backend tests"), 1)),
-        ("conformance GPU", lambda: pytest_stage("conformance GPU", ["tests/ops"], share("conformance GPU"),
+        ("backend tests", lambda: run_pytest_stage("backend tests", ["tests/backends/gpu"],
+                                               share("backend tests"), min(4, args.jobs))),
+        ("conformance GPU", lambda: run_pytest_stage("conformance GPU", ["tests/ops"], share("conformance GPU"),
                                                  args.jobs, "GPU", quick)),
-        (f"conformance {HETERO}", lambda: pytest_stage(
+        (f"conformance {HETERO}", lambda: run_pytest_stage(
             f"conformance {HETERO}", [f"tests/ops/{f}" for f in HETERO_FAMILIES],
             share(f"conformance {HETERO}"), args.jobs, HETERO, quick)),
         ("models", lambda: models_stage(share("models"))),

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from arrayrt.backends.cupy import CupyBackend
+from fakecupy import FakeCupy
 
 from arrayrt import backends
-from arrayrt.backends.cupy import CupyBackend
-
-from fakecupy import FakeCupy
 
 
 def fake_backend_class(fake: FakeCupy) -> type[CupyBackend]:

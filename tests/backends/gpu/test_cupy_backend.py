@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.backends.cupy import CupyBackend, _pool_limit
+from arrayrt.ir.types import Type
 
 import arrayrt as ar
 import arrayrt.opset as ops
-from arrayrt.backends.cupy import CupyBackend, _pool_limit
 from arrayrt.errors import ArrayrtError, DeviceError, UnsupportedOpError
-from arrayrt.ir.types import Type
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from arrayrt.backends.cupy import fusion
+from arrayrt.ir.model import clone_model
 
 import arrayrt as ar
 import arrayrt.opset as ops
-from arrayrt.backends.cupy import fusion
-from arrayrt.ir.model import clone_model
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 RNG = np.random.default_rng(7)

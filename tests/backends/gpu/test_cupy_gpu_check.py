@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from arrayrt.tools import gpu_check
 
 import arrayrt as ar
 import arrayrt.opset as ops
-from arrayrt.tools import gpu_check
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import arrayrt as ar
-import arrayrt.opset as ops
 from arrayrt.backends.cupy import probe
 from arrayrt.backends.cupy.namespace import SMALL_HOST_ELEMENTS
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.base import Attr, OpDef
+
+import arrayrt as ar
+import arrayrt.opset as ops
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 RNG = np.random.default_rng(3)

@@ -7,14 +7,13 @@ import threading
 
 import numpy as np
 import pytest
+from arrayrt.backends.cupy.plan import CudaPlan, EagerStep
+from fakecupy import FakeArray, ForeignDeviceTensor
 
 import arrayrt as ar
 import arrayrt.opset as ops
-from arrayrt.backends.cupy.plan import CudaPlan, EagerStep
 from arrayrt.runtime.tensor import Tensor
 from arrayrt.testing import models as M
-
-from fakecupy import FakeArray, ForeignDeviceTensor
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 MODELS = ["mlp", "resnet_block", "mobilenet_block", "transformer_block", "unet_up_block", "lstm_kws"]

@@ -1,0 +1,273 @@
+"""The NPU device on jax/XLA: one program per graph, accelerator numerics, static-shape refusals,
+per-signature compilation, prepared weights, HETERO fallback and the persistent cache."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+
+from arrayrt.backends.jax import JaxBackend, JitPlan  # noqa: E402
+
+import arrayrt as ar  # noqa: E402
+import arrayrt.opset as ops  # noqa: E402
+from arrayrt import backends  # noqa: E402
+from arrayrt.testing import models as M  # noqa: E402
+
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def _model(build, *shapes, dtype=np.float32):
+    params = [ops.parameter(list(s), dtype, name=f"in{i}") for i, s in enumerate(shapes)]
+    for i, p in enumerate(params):
+        p.output(0).set_names({f"in{i}"})
+    out = build(*params)
+    return ar.Model(list(out) if isinstance(out, (list, tuple)) else [out], params)
+
+
+def _cpu(model, inputs):
+    c = ar.Core().compile_model(model, "CPU", F32)
+    return [np.asarray(c(inputs)[i]) for i in range(len(c.outputs))]
+
+
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
+
+
+def test_npu_is_a_device_with_f16_default():
+    core = ar.Core()
+    assert "NPU" in core.available_devices
+    assert core.get_property("NPU", "INFERENCE_PRECISION_HINT") == "f16"
+    assert core.get_property("VPU", "ARRAY_BACKEND") == "jax"
+
+
+def test_one_program_weights_uploaded_once_small_constants_baked():
+    w = _rand(8, 4, 3, 3)
+    m = _model(lambda x: ops.relu(ops.add(ops.convolution(x, w, [1, 1], [1, 1], [1, 1], [1, 1]),
+                                          np.full((1, 8, 1, 1), 0.5, np.float32))), (1, 4, 6, 6))
+    c = ar.Core().compile_model(m, "NPU", F32)
+    plan = c._plan.fn
+    assert isinstance(plan, JitPlan) and plan.compilations == 1  # compiled at compile_model
+    assert len(plan._weights) == 1 and isinstance(plan._weights[0], jax.Array)  # the filters
+    assert plan._weights[0].shape == (3, 3, 4, 8)  # prepared as [*K, C, O] before upload
+    x = _rand(1, 4, 6, 6)
+    for _ in range(3):
+        got = c([x])[0]
+    assert plan.compilations == 1
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_allclose(got, _cpu(m, [x])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_filters_shared_with_another_reader_are_not_prepared():
+    w = ops.constant(_rand(4, 4, 1, 1))
+    m = _model(lambda x: [ops.convolution(x, w, [1, 1], [0, 0], [0, 0], [1, 1]),
+                          ops.multiply(w, ops.reduce_sum(x, np.array([0, 1, 2, 3]), True))], (1, 4, 3, 3))
+    c = ar.Core().compile_model(m, "NPU", F32)
+    assert c._plan.fn._prepared == []
+    x = _rand(1, 4, 3, 3)
+    for got, want in zip(c([x]).values(), _cpu(m, [x])):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_inputs_numpy_or_jax_outputs_numpy_or_kept_on_device():
+    m = _model(lambda x: ops.sigmoid(x), (2, 3))
+    x = _rand(2, 3)
+    c = ar.Core().compile_model(m, "NPU", F32)
+    np.testing.assert_allclose(c([jax.numpy.asarray(x)])[0], c([x])[0])
+    kept = ar.Core().compile_model(m, "NPU", {**F32, "KEEP_ON_DEVICE": True})
+    req = kept.create_infer_request()
+    req.infer([x])
+    assert isinstance(req.get_output_tensor(0).data, jax.Array)
+
+
+@pytest.mark.parametrize("hint, atol", [("f16", 3e-3), ("bf16", 3e-2)])
+def test_reduced_precision_keeps_the_interface_and_stays_close(hint, atol):
+    w = _rand(16, 32, seed=1)
+    m = _model(lambda x: ops.softmax(ops.matmul(x, w, False, True), -1), (4, 32))
+    x = _rand(4, 32)
+    c = ar.Core().compile_model(m, "NPU", {"INFERENCE_PRECISION_HINT": hint})
+    got = c([x])[0]
+    assert got.dtype == np.float32
+    want = _cpu(m, [x])[0]
+    err = np.abs(got - want).max()
+    assert 1e-6 < err < atol  # really computed in the lower precision, and accumulated in f32
+
+
+def test_accuracy_mode_forces_f32():
+    w = _rand(16, 32, seed=1)
+    m = _model(lambda x: ops.matmul(x, w, False, True), (4, 32))
+    x = _rand(4, 32)
+    c = ar.Core().compile_model(m, "NPU", {"EXECUTION_MODE_HINT": "ACCURACY"})
+    assert c.get_property("INFERENCE_PRECISION_HINT").name == "f32"
+    np.testing.assert_allclose(c([x])[0], _cpu(m, [x])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_dynamic_shapes_compile_per_signature_in_a_bounded_cache():
+    def build(x):  # the target shape comes from ShapeOf: evaluated per signature while tracing
+        shape = ops.concat([ops.shape_of(x), np.array([1], np.int64)], 0)
+        return ops.reshape(ops.relu(x), shape, False)
+
+    params = [ops.parameter([-1, 3], np.float32, name="x")]
+    m = ar.Model([build(params[0])], params)
+    c = ar.Core().compile_model(m, "NPU", {**F32, "NPU_COMPILE_CACHE_SIZE": 2})
+    plan = c._plan
+    assert plan.fn.compilations == 0  # dynamic: nothing to compile before the first inference
+    for n in (1, 2, 1, 3, 1):
+        got = c([_rand(n, 3)])[0]
+        assert got.shape == (n, 3, 1)
+    # 1, 2 compiled; 1 cached; 3 evicts 2; 1 still cached
+    assert plan.fn.compilations == 3 and plan.fn.recompilations == 2
+    assert len(plan.fn.cached_signatures) == 2
+    assert plan.fn.properties()["NPU_COMPILATIONS"] == 3
+
+
+def _nonzero_model():
+    return _model(lambda x: ops.non_zero(ops.relu(x), "i64"), (2, 3))
+
+
+def test_refuses_data_dependent_shapes_and_runtime_shape_inputs():
+    b = JaxBackend(F32)
+    nz = _nonzero_model()
+    nonzero = next(n for n in nz.get_ordered_ops() if n.type_name == "NonZero")
+    assert "depends on input values" in b.why_not(nonzero)
+    x = ops.parameter([2, 3], np.float32, name="x")
+    s = ops.parameter([2], np.int64, name="s")
+    assert "value of input 1 while compiling" in b.why_not(ops.reshape(x, s, False))
+    assert b.why_not(ops.reshape(x, np.array([3, 2], np.int64), False)) is None
+
+
+def test_refuses_strings_and_bit_packed_u1():
+    b = JaxBackend(F32)
+    from arrayrt.ir.types import Type
+
+    assert Type.string not in b.dtypes and Type.u1 not in b.dtypes
+    assert {Type.bf16, Type.f8e4m3, Type.i4, Type.u4, Type.f64, Type.i64} <= b.dtypes
+
+
+def test_unsupported_on_npu_alone_names_the_node_and_suggests_hetero():
+    with pytest.raises(ar.UnsupportedOpError, match=r"type=NonZero cannot run on NPU.*HETERO:NPU,CPU"):
+        ar.Core().compile_model(_nonzero_model(), "NPU", F32)
+
+
+def test_hetero_npu_cpu_runs_the_refused_nodes_on_cpu():
+    m = _nonzero_model()
+    c = ar.Core().compile_model(m, "HETERO:NPU,CPU", F32)
+    x = np.array([[1, -1, 2], [0, 3, -4]], np.float32)
+    np.testing.assert_array_equal(c([x])[0], _cpu(m, [x])[0])
+    assert c.get_property("EXECUTION_DEVICES") == ["NPU", "CPU"]
+    assert ar.Core().query_model(m, "NPU").keys() == {n.friendly_name for n in m.get_ordered_ops()
+                                                         if n.type_name != "NonZero"}
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["f32", "fp16"])
+@pytest.mark.parametrize("name", list(M.INTEROP_MODELS))
+def test_openvino_ir_of_interop_models_matches_openvino_at_cpu_tolerances(name, compress, tmp_path):
+    """The foundation's interop check (tests/interop) on NPU with the f32 hint, same tolerances."""
+    ov = pytest.importorskip("openvino")
+    import openvino.opset16 as ovops
+
+    model = M.make_model(ovops, M.INTEROP_MODELS[name], name)
+    path = tmp_path / f"{name}.xml"
+    ov.save_model(model, path, compress_to_fp16=compress)
+    inputs = M.sample_inputs(model)
+    oc = ov.Core().compile_model(path, "CPU", F32)
+    c = ar.Core().compile_model(path, "NPU", F32)
+    for i in range(len(oc.outputs)):
+        got, want = np.asarray(c(inputs)[i]), np.asarray(oc(inputs)[i])
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_softmax_of_a_mean_of_huge_logits_stays_finite():
+    """XLA may recompute the mean inside ``x - max(x)`` in other arithmetic than the max saw; at
+    1e10 one ulp is 1024, enough to underflow every exp (this gave NaN before the backend's
+    Softmax subtracted the max twice)."""
+    def build(x):
+        logits = ops.reshape(ops.reduce_mean(x, np.array([2, 3]), True), np.array([1, 1000]), False)
+        return [ops.softmax(logits, 1), ops.log_softmax(logits, 1)]
+
+    m = _model(build, (1, 1000, 13, 13))
+    x = np.full((1, 1000, 13, 13), 9.475688e9, np.float32)
+    probs, logs = ar.Core().compile_model(m, "NPU", F32)([x]).values()
+    np.testing.assert_allclose(probs, np.full((1, 1000), 1e-3, np.float32), rtol=1e-6)
+    np.testing.assert_allclose(logs, np.full((1, 1000), np.log(1e-3), np.float32), rtol=1e-6)
+
+
+def test_depthwise_with_multiplier_stride_dilation_matches_cpu():
+    w = _rand(6, 2, 1, 3, 3, seed=3)  # 6 groups, 2 outputs per group
+    m = _model(lambda x: ops.group_convolution(x, w, [2, 1], [2, 0], [1, 2], [2, 1]), (1, 6, 9, 7))
+    x = _rand(1, 6, 9, 7)
+    c = ar.Core().compile_model(m, "NPU", F32)
+    assert any(r.exec_type == "jax_depthwise" for r in c._plan.records)
+    np.testing.assert_allclose(c([x])[0], _cpu(m, [x])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_stateful_model_keeps_its_state_on_npu():
+    x = ops.parameter([2], np.float32, name="x")
+    rv = ops.read_value(np.zeros(2, np.float32), "acc", "f32", [2])
+    total = ops.add(rv, x)
+    m = ar.Model([total], [x], sinks=[ops.assign(total, "acc")])
+    req = ar.Core().compile_model(m, "NPU", F32).create_infer_request()
+    for k in range(1, 4):
+        got = req.infer([np.ones(2, np.float32)])[0]
+    np.testing.assert_array_equal(got, [3, 3])
+    assert k == 3
+
+
+def test_profiling_runs_op_by_op_on_the_device():
+    m = _model(lambda x: ops.relu(ops.multiply(x, x)), (2, 2))
+    c = ar.Core().compile_model(m, "NPU", {**F32, "PERF_COUNT": True})
+    req = c.create_infer_request()
+    np.testing.assert_allclose(req.infer([_rand(2, 2)])[0], np.maximum(_rand(2, 2) ** 2, 0), rtol=1e-6)
+    assert [r.exec_type for r in req.get_profiling_info() if r.status == "EXECUTED"] == ["jax_ref", "jax_ref"]
+
+
+def test_cache_dir_turns_on_the_persistent_compilation_cache(tmp_path):
+    from jax.experimental.compilation_cache import compilation_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        m = _model(lambda x: ops.tanh(ops.add(x, _rand(64, 64))), (64, 64))
+        ar.Core().compile_model(m, "NPU", {**F32, "CACHE_DIR": str(tmp_path)})
+        assert any((tmp_path / "xla").iterdir())
+    finally:
+        compilation_cache.set_cache_dir(before)
+        compilation_cache.reset_cache()
+
+
+def test_npu_properties_jax_platform_and_cache_size():
+    core = ar.Core()
+    assert core.get_property("NPU", "NPU_COMPILE_CACHE_SIZE") == 8
+    c = core.compile_model(_model(lambda x: ops.relu(x), (2,)), "NPU", {"JAX_PLATFORM": "cpu",
+                                                                       "NPU_COMPILE_CACHE_SIZE": 3})
+    assert c._plan.fn.cache_size == 3 and c._plan.backend.jax_device.platform == "cpu"
+    with pytest.raises(ar.DeviceError, match="JAX_PLATFORM"):
+        core.compile_model(_model(lambda x: ops.relu(x), (2,)), "NPU", {"JAX_PLATFORM": "abacus"})
+    with pytest.raises(ar.DeviceError, match="NPU_COMPILE_CACHE_SIZE"):
+        core.set_property("NPU", {"NPU_COMPILE_CACHE_SIZE": 0})
+    if "gpu" not in {d.platform for d in jax.devices()}:
+        with pytest.raises(ar.DeviceError, match="JAX_PLATFORM 'gpu' is not available"):
+            core.compile_model(_model(lambda x: ops.relu(x), (2,)), "NPU", {"JAX_PLATFORM": "gpu"})
+
+
+def test_async_queue_runs_requests_concurrently_on_one_program():
+    m = _model(lambda x: ops.tanh(x), (3,))
+    c = ar.Core().compile_model(m, "NPU", {**F32, "NUM_STREAMS": 3})
+    got = {}
+    queue = ar.AsyncInferQueue(c, 3)
+    queue.set_callback(lambda req, i: got.__setitem__(i, req.get_output_tensor(0).data.copy()))
+    for i in range(8):
+        queue.start_async([np.full(3, i / 8, np.float32)], i)
+    queue.wait_all()
+    for i in range(8):
+        np.testing.assert_allclose(got[i], np.tanh(np.full(3, i / 8, np.float32)), rtol=1e-6)
+    assert c._plan.fn.compilations == 1
+
+
+def test_npu_absent_without_jax(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jax", None)
+    monkeypatch.delitem(sys.modules, "arrayrt.backends.jax")
+    monkeypatch.setattr(backends, "_cache", {})
+    assert "NPU" not in ar.Core().available_devices
