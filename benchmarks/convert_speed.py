@@ -2,7 +2,7 @@
 ``openvino.convert_model`` + ``openvino.save_model`` on the same ResNet-18-sized ONNX file, side by
 side in one run, with fp16 compression off and on.
 
-    .venv/bin/python benchmarks/convert_speed.py [--repeats 7] [--light] [--profile]
+    .venv/bin/python benchmarks/convert_speed.py [--repeats 7] [--light] [--profile] [--rss]
 
 * The model is ResNet-18 (conv/batchnorm/relu/maxpool, 8 basic blocks, global average pool, gemm;
   ≈45 MB of f32 weights, random but fixed, opset 17), written with ``onnx.helper`` into a temp dir.
@@ -10,14 +10,19 @@ side in one run, with fp16 compression off and on.
   ratio (arrayrt / OpenVINO, target ≤ 2.0) are printed.
 * ``--light`` also times the suite's light model files (``onnx/backend/test/data/light``).
 * ``--profile`` prints arrayrt's cProfile for one conversion + save (fp16 on).
+* ``--rss`` runs one conversion + save per converter in a fresh child process and prints its peak
+  resident set size, and the peak minus the RSS after importing the converter (the conversion's own
+  share); both fp16 off and on.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
 import glob
+import json
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -106,6 +111,40 @@ def _openvino(src: str, dst: str, compress: bool) -> None:
     openvino.save_model(openvino.convert_model(src), dst, compress_to_fp16=compress)
 
 
+_CONVERTERS = {"arrayrt": _arrayrt, "OpenVINO": _openvino}
+
+
+def _hwm_mb() -> float:
+    """Peak RSS of this process (VmHWM: unlike ``ru_maxrss`` it does not inherit the parent's peak
+    through fork + exec)."""
+    with open("/proc/self/status") as f:
+        line = next(x for x in f if x.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def _rss_child(which: str, src: str, dst: str, compress: bool) -> None:
+    """Prints {"base": MB after imports, "peak": MB peak} for one convert + save in this process."""
+    # both converters imported in both children, so the two baselines compare
+    import openvino  # noqa: F401
+
+    import arrayrt  # noqa: F401
+
+    base = _hwm_mb()
+    _CONVERTERS[which](src, dst, compress)
+    peak = _hwm_mb()
+    print(json.dumps({"base": base, "peak": peak}))
+
+
+def peak_rss(src: str, out: str) -> None:
+    print(f"{'peak RSS (MB)':24s}{'fp16':>6s}{'converter':>10s}{'peak':>9s}{'peak-base':>11s}")
+    for compress in (False, True):
+        for which in _CONVERTERS:
+            cmd = [sys.executable, __file__, "--rss-child", which, src, f"{out}/rss.xml", str(int(compress))]
+            res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            print(f"{'resnet18':24s}{'on' if compress else 'off':>6s}{which:>10s}"
+                  f"{res['peak']:9.0f}{res['peak'] - res['base']:11.0f}")
+
+
 def _seconds(fn, *args) -> float:
     t = time.perf_counter()
     fn(*args)
@@ -142,7 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--light", action="store_true", help="also time the suite's light model files")
     ap.add_argument("--profile", action="store_true", help="print arrayrt's cProfile (fp16 on)")
+    ap.add_argument("--rss", action="store_true", help="peak RSS of one conversion, each in a child process")
+    ap.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.rss_child:
+        which, src, dst, compress = args.rss_child
+        _rss_child(which, src, dst, compress == "1")
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="convert_speed_") as tmp:
         src = f"{tmp}/resnet18.onnx"
@@ -157,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         resnet = max(a / o for a, o in rows[0][1].values())
         print(f"ResNet-18 ratio (worst of fp16 off/on): {resnet:.2f} (target <= {TARGET}); "
               f"worst over all models: {worst:.2f}")
+        if args.rss:
+            peak_rss(src, tmp)
         if args.profile:
             prof = cProfile.Profile()
             prof.runcall(_arrayrt, src, f"{tmp}/prof.xml", True)

@@ -35,12 +35,15 @@ from arrayrt.ir.ops.sequence import set_value_kind
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
 
-from arrayrt.errors import ModelReadError, UnsupportedOpError
+from arrayrt.errors import ArrayrtError, ModelReadError, UnsupportedOpError
 
 #: the newest default-domain opset this frontend accepts (the installed onnx's newest)
 MAX_OPSET = onnx.defs.onnx_opset_version()
+ML_DOMAIN = onnx.defs.ONNX_ML_DOMAIN
+#: the newest ``ai.onnx.ml`` opset this frontend accepts
+MAX_ML_OPSET = onnx.defs.onnx_ml_opset_version()
 
-__all__ = ["ConversionReport", "MAX_OPSET", "NodeContext", "convert_onnx", "load_onnx"]
+__all__ = ["ConversionReport", "MAX_ML_OPSET", "MAX_OPSET", "NodeContext", "convert_onnx", "load_onnx"]
 
 
 def load_onnx(model: Any) -> tuple[onnx.ModelProto, str]:
@@ -117,6 +120,9 @@ def convert_onnx(model: Any, input: Any = None, output: Any = None,  # noqa: A00
     if opsets[""] > MAX_OPSET:
         raise UnsupportedOpError(f"the model imports ONNX opset {opsets['']}, newer than the newest "
                                  f"supported ({MAX_OPSET})")
+    if opsets.get(ML_DOMAIN, 0) > MAX_ML_OPSET:
+        raise UnsupportedOpError(f"the model imports opset {opsets[ML_DOMAIN]} of domain '{ML_DOMAIN}', newer "
+                                 f"than the newest supported ({MAX_ML_OPSET})")
     report = report if report is not None else ConversionReport()
     report.opsets = dict(opsets)
     conv = Converter(proto, base_dir, report)
@@ -251,7 +257,12 @@ def _input_specs(spec: Any) -> dict[str, tuple[PartialShape | None, Type | None]
 
 
 def _looks_like_shape(s: str) -> bool:
-    return any(ch.isdigit() for ch in s) or "?" in s or ".." in s
+    """A string that is not an element type name ("i64", "f32"... have digits too) is a shape."""
+    try:
+        Type(s)
+    except ArrayrtError:
+        return True
+    return False
 
 
 def _output_names(spec: Any, graph: onnx.GraphProto) -> list[str]:

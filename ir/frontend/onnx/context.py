@@ -165,10 +165,10 @@ class GraphContext:
         version = self.opset(proto.domain)
         report = self.converter.report
         report.ops_in[proto.op_type if not proto.domain else f"{proto.domain}.{proto.op_type}"] += 1
-        inputs = [self.lookup(n) for n in proto.input]
-        nc = NodeContext(self, proto, version, inputs)
         fn = registry.find(proto.op_type, proto.domain, version)
         try:
+            inputs = [self.lookup(n) for n in proto.input]
+            nc = NodeContext(self, proto, version, inputs)
             if fn is not None:
                 outs = fn(nc)
             else:
@@ -182,6 +182,9 @@ class GraphContext:
             if proto.name and f"'{proto.name}'" in str(exc):
                 raise
             raise type(exc)(f"ONNX node '{proto.name}' ({proto.op_type}, opset {version}): {exc}") from exc
+        except (ValueError, TypeError, KeyError, IndexError) as exc:  # malformed attributes or inputs
+            raise ModelReadError(f"ONNX node '{proto.name}' ({proto.op_type}, opset {version}): cannot convert "
+                                 f"it: {type(exc).__name__}: {exc}") from exc
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         outs = [o.output(0) if isinstance(o, Node) else o for o in outs]
         nc.finish(outs)

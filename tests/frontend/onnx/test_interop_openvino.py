@@ -71,7 +71,8 @@ _OV_TOPK_TIES = "OpenVINO's own ONNX run orders equal TopK values by a different
 _OV_REDUCE_MAX = ("fully masked rows: OpenVINO's CPU ReduceMax over all -inf gives -FLT_MAX (its reference and spec "
                   "give -inf), so the IR's 'row fully masked' test misses and the row's Softmax is NaN")
 _OV_BOOL_REDUCE = "OpenVINO's CPU cannot compile ReduceLogicalOr/And whose axes are not constant (a graph input here)"
-_OV_EMPTY_TRI = "OpenVINO's CPU corrupts its heap and aborts the process running arrayrt's IR on the empty [3,0,5] input"
+_OV_EMPTY_TRI = ("OpenVINO's CPU corrupts its heap and aborts the process running arrayrt's IR on the empty "
+                 "[3,0,5] input")
 _OV_COL2IM = "openvino.convert_model fails ('to_shape was called on a dynamic shape')"
 #: cases of the op types above that OpenVINO itself gets wrong (not run)
 EXCLUDED = {

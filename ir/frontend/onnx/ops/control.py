@@ -655,7 +655,8 @@ def adam(node: NodeContext) -> list:
     xs, gs, vs, hs = _groups(node, 4)
     r, t = node.require(0), node.require(1)
     alpha, beta = node.attr("alpha", 0.9), node.attr("beta", 0.999)
-    eps, norm, post = node.attr("epsilon", 1e-6), node.attr("norm_coefficient", 0.0), node.attr("norm_coefficient_post", 0.0)
+    eps, norm = node.attr("epsilon", 1e-6), node.attr("norm_coefficient", 0.0)
+    post = node.attr("norm_coefficient_post", 0.0)
     new_x, new_v, new_h = [], [], []
     for x, g, v, h in zip(xs, gs, vs, hs):
         m = _Math(node, x.get_element_type())
