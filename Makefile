@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
 
-.PHONY: demo test test-quick bench gpu-check venv clean
+.PHONY: demo test test-quick bench bench-openvino gpu-check venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ test: $(VENV)/.installed-test
 test-quick: $(VENV)/.installed-test
 	$(BIN)/pytest -n $(JOBS) -m "not slow" tests
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+$(VENV)/.installed-bench: pyproject.toml setup.py $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[test,npu,bench]"
+	touch $@
+
+# the asv suite (benchmarks/asv_suite) once on every backend present, in this environment; the
+# HTML goes to .asv/html (asv preview serves it). Compare two commits: asv continuous main HEAD
+bench: $(VENV)/.installed-bench
+	$(BIN)/asv machine --yes
+	$(BIN)/asv run --python=same --quick --show-stderr $(ASV_ARGS)
+	$(BIN)/asv publish
+	@echo "asv HTML written to .asv/html/index.html; serve it with: $(BIN)/asv preview"
+
+# arrayrt against the installed OpenVINO on the same models
+bench-openvino: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/compare_openvino.py
 
 # on a machine with an NVIDIA GPU and the gpu extra installed; needs no network

@@ -14,6 +14,7 @@ VERBS = {
     "info": ("arrayrt.tools.info", "show a model's inputs, outputs and op histogram"),
     "infer": ("arrayrt.tools.infer", "run a model once on inputs from an .npz (or random)"),
     "benchmark": ("arrayrt.tools.benchmark", "measure latency and throughput (benchmark_app layout)"),
+    "crosscheck": ("arrayrt.tools.crosscheck", "per-layer numerics: two devices, two models, or a saved run"),
     "demo": ("arrayrt.tools.demo", "run the bundled digits classifier on every available device"),
 }
 

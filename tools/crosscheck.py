@@ -12,6 +12,9 @@ diverge. Both sides get the same inputs: ``-i``, the inputs stored in a ``--load
 ones from ``--seed``. A model with dynamic input shapes is reshaped to the inputs' shapes first
 (GNA and NPU compile static shapes). A device whose backend compiles from calibration data (GNA)
 is calibrated on the compared inputs unless scale factors or calibration data are given with ``-c``.
+A single device that declines a layer (GNA's convolution limits) runs as ``HETERO:DEVICE,CPU``
+unless ``--no_fallback``: the layers it can run are still compared, and the table says which
+device ran each.
 
 Making a tensor an output can change what a device compiles (a fusion it no longer does, a GNA
 layer boundary); when it changes the model's own outputs, that is reported.
@@ -41,6 +44,8 @@ DEFAULT_THRESHOLDS = {"norm_max_abs": 1e-2, "max_abs": 1e-2, "mean_abs": 1e-3, "
                       "max_ulp": 1024, "cosine": 0.999, "snr_db": 40.0}
 _SKIPPED_TYPES = ("Parameter", "Constant", "Result", "Assign")
 _CALIBRATION_KEYS = ("GNA_SCALE_FACTOR", "GNA_CALIBRATION_DATA")
+#: devices that are not given a CPU fallback: CPU itself and the composite devices
+_NO_FALLBACK = ("CPU", "HETERO", "AUTO", "MULTI", "BATCH")
 
 
 class CrosscheckError(ArrayrtError):
@@ -66,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="INFERENCE_PRECISION_HINT of -d: 'f16', or per device 'NPU:f32,CPU:f32'")
     p.add_argument("-ref_infer_precision", "--ref_infer_precision",
                    help="INFERENCE_PRECISION_HINT of the reference side (same forms)")
+    p.add_argument("--no_fallback", action="store_true",
+                   help="fail when a device cannot run every layer (default: run those on CPU, as "
+                        "HETERO:DEVICE,CPU, and compare the rest)")
     p.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
                    help="a property for -d (repeatable; VALUE is JSON or a string)")
     p.add_argument("--ref_config", action="append", default=[], metavar="KEY=VALUE",
@@ -300,14 +308,24 @@ class Run:
     values: dict[str, np.ndarray]
     outputs: list[np.ndarray] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: layer key -> the device that ran it, for runs split over several devices (HETERO)
+    devices: dict[str, str] = field(default_factory=dict)
 
 
-def _compile(core: Core, model: Any, device: str, config: dict[str, Any]):
+def _compile(core: Core, model: Any, device: str, config: dict[str, Any], fallback: bool = True):
+    """The compiled model and the device it was compiled for: a single device that declines a
+    layer (GNA's convolution limits, STRICT's missing dtypes) becomes ``HETERO:device,CPU`` with
+    ``fallback``, so that the layers it runs are still compared."""
     try:
-        return core.compile_model(model, device, config)
+        return core.compile_model(model, device, config), device
     except UnsupportedOpError as exc:
-        hint = "" if ":" in device else f"; to run the rest on CPU use -d HETERO:{device},CPU"
-        raise UnsupportedOpError(f"{device}: {exc}{hint}") from None
+        if ":" in device or device.split(".")[0].upper() in _NO_FALLBACK:
+            raise UnsupportedOpError(f"{device}: {exc}") from None
+        hetero = f"HETERO:{device},CPU"
+        if not fallback:
+            raise UnsupportedOpError(f"{device}: {exc}; to run the rest on CPU use -d {hetero} "
+                                     "(or leave out --no_fallback)") from None
+    return core.compile_model(model, hetero, config), hetero
 
 
 def _precision_label(compiled: Any) -> str:
@@ -318,8 +336,17 @@ def _precision_label(compiled: Any) -> str:
     return getattr(p, "name", str(p))
 
 
+def _layer_devices(compiled: Any, ops: list[Any], layers: list[Layer]) -> dict[str, str]:
+    """Layer key -> device, when the compiled model runs on more than one device."""
+    if len(compiled.get_property("EXECUTION_DEVICES")) < 2:
+        return {}
+    placed = {n.friendly_name: str(n.rt_info.get("device", ""))
+              for n in compiled.get_runtime_model().get_ordered_ops()}
+    return {layer.key: placed.get(ops[layer.index].friendly_name, "") for layer in layers}
+
+
 def execute(core: Core, model: Any, layers: list[Layer], device: str, config: dict[str, Any],
-            inputs: dict[str, np.ndarray], check_observer: bool = True) -> Run:
+            inputs: dict[str, np.ndarray], check_observer: bool = True, fallback: bool = True) -> Run:
     """Run ``model`` with ``layers`` made outputs; when that added outputs, also run the model
     as it is and note whether its outputs changed."""
     import warnings
@@ -333,20 +360,26 @@ def execute(core: Core, model: Any, layers: list[Layer], device: str, config: di
     index = [results.index(r.node) for r in added]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        compiled = _compile(core, work, device, config)
+        compiled, used = _compile(core, work, device, config, fallback)
         values = compiled(inputs)
-    run = Run(f"{device} ({_precision_label(compiled)})",
+    run = Run(f"{used} ({_precision_label(compiled)})",
               {layer.key: np.asarray(values[i]) for layer, i in zip(layers, index)},
-              [np.asarray(values[i]) for i in range(n_outputs)])
-    run.notes += [f"{device}: {w.message}" for w in caught]
+              [np.asarray(values[i]) for i in range(n_outputs)],
+              devices=_layer_devices(compiled, work_ops, layers))
+    if used != device:
+        on_cpu = sorted(k for k, d in run.devices.items() if d == "CPU")
+        run.notes.append(f"{device} cannot run every layer, so it ran as {used}: {len(on_cpu)} of the "
+                         f"{len(layers)} compared tensors come from CPU ({', '.join(on_cpu[:8])}"
+                         f"{' ...' if len(on_cpu) > 8 else ''}); --no_fallback fails instead")
+    run.notes += [f"{used}: {w.message}" for w in caught]
     if check_observer and len(results) > n_outputs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            plain = _compile(core, model, device, config)(inputs)
+            plain = _compile(core, model, used, config, fallback)[0](inputs)
         worst = max((metrics.max_abs_error(run.outputs[i], np.asarray(plain[i])) for i in range(n_outputs)),
                     default=0.0)
         if worst > 0:
-            run.notes.append(f"{device}: making the tensors outputs changed the model's own outputs by up "
+            run.notes.append(f"{used}: making the tensors outputs changed the model's own outputs by up "
                              f"to {worst:.3g} (the device compiled the graph differently); the per-layer "
                              "numbers describe the graph with the extra outputs")
     return run
@@ -388,6 +421,8 @@ def compare_runs(pairs: list[tuple[Layer, Layer]], run: Run, ref: Run, eps: floa
                                "shape": list(a.shape), "dtype": str(a.dtype), "ref_dtype": str(b.dtype)}
         if ref_layer.key != layer.key:
             row["ref_layer"] = ref_layer.key
+        if layer.key in run.devices:
+            row["device"] = run.devices[layer.key]
         try:
             row.update(metrics.compare(a, b, eps))
         except (ValueError, TypeError) as exc:
@@ -433,13 +468,18 @@ def _fmt(v: Any, kind: str = "g") -> str:
     return f"{v:.3g}"
 
 
+def _type_cell(row: dict[str, Any]) -> str:
+    """The op type, and the device that ran it in a run split over devices."""
+    return f"{row['type']} on {row['device']}" if row.get("device") else row["type"]
+
+
 def render_table(rows: list[dict[str, Any]]) -> str:
     head = ["#", "layer", "type", "shape", "max_abs", "mean_abs", "max_rel", "norm_max", "max_ulp",
             "cosine", "snr_dB", "nan/inf/0 dev | ref"]
     body = []
     for r in rows:
         name = r["layer"] if len(r["layer"]) <= 32 else "..." + r["layer"][-29:]
-        cells = [str(r["index"]), name, r["type"], "[" + ",".join(map(str, r["shape"])) + "]"]
+        cells = [str(r["index"]), name, _type_cell(r), "[" + ",".join(map(str, r["shape"])) + "]"]
         if "error" in r:
             body.append(cells + [f"not comparable: {r['error']}"])
             continue
@@ -582,7 +622,8 @@ def run(args: argparse.Namespace) -> int:
         ref_layers = [r for _, r in pairs]
         config, ref_notes = device_config(ref_device, precision_for(args.ref_infer_precision, ref_device),
                                           parse_config(args.ref_config), ref_inputs)
-        ref_run = execute(core, ref_side, ref_layers, ref_device, config, ref_inputs)
+        ref_run = execute(core, ref_side, ref_layers, ref_device, config, ref_inputs,
+                          fallback=not args.no_fallback)
         notes += ref_notes + ref_run.notes
         if ref_model is not None:
             ref_run.label = f"{args.reference_model} on {ref_run.label}"
@@ -595,7 +636,8 @@ def run(args: argparse.Namespace) -> int:
     for device in devices:
         config, dev_notes = device_config(device, precision_for(args.infer_precision, device),
                                           parse_config(args.config), inputs)
-        r = execute(core, model, [p[0] for p in pairs] if pairs else layers, device, config, inputs)
+        r = execute(core, model, [p[0] for p in pairs] if pairs else layers, device, config, inputs,
+                    fallback=not args.no_fallback)
         if ref_model is not None:
             r.label = f"{args.model} on {r.label}"
         notes += dev_notes + r.notes
@@ -648,13 +690,13 @@ def _print_report(report: dict[str, Any], sort: str) -> None:
         comparable = [r for r in rows if "error" not in r and r[metric] is not None]
         if comparable:
             worst = _sort_rows(comparable, metric)[0]
-            print(f"largest {metric}: #{worst['index']} {worst['layer']} ({worst['type']}) {_fmt(worst[metric])}")
+            print(f"largest {metric}: #{worst['index']} {worst['layer']} ({_type_cell(worst)}) {_fmt(worst[metric])}")
         first = pair["first_divergence"]
         if first is None:
             print(f"no divergence: every tensor has {metric} within {threshold:g}")
         elif "error" in first:
-            print(f"diverges first at #{first['index']} {first['layer']} ({first['type']}): {first['error']}")
+            print(f"diverges first at #{first['index']} {first['layer']} ({_type_cell(first)}): {first['error']}")
         else:
             extra = f", {first['nonfinite_mismatch']} NaN/Inf differ" if first["nonfinite_mismatch"] else ""
-            print(f"diverges first (topological order) at #{first['index']} {first['layer']} ({first['type']}): "
+            print(f"diverges first (topological order) at #{first['index']} {first['layer']} ({_type_cell(first)}): "
                   f"{metric} {_fmt(first[metric])} {worse} {threshold:g}{extra}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +40,14 @@ PRESENT = [b for b in BUILTIN if backend_class(b) is not None]
 BACKENDS = [pytest.param(b, marks=pytest.mark.slow) if b == "jax" else b for b in PRESENT]
 
 
+#: what asv takes for a benchmark (its name prefixes)
+PREFIXES = ("time_", "timeraw_", "mem_", "peakmem_", "track_")
+
+
+def _benchmarks(cls: type) -> list[str]:
+    return sorted(n for n in dir(cls) if n.startswith(PREFIXES) and callable(getattr(cls, n)))
+
+
 def _legit_skip(exc: NotImplementedError) -> bool:
     text = str(exc)
     return "does not run this" in text or "is not available here" in text or text.startswith("known failure")
@@ -52,6 +62,15 @@ def test_asv_config():
     assert set(MODELS.Models.params[1]) == set(SMALL)  # every benchmark model is in the suite
 
 
+def test_make_bench_runs_asv_and_publishes():
+    bench_extra = re.search(r"^bench = \[(.*)\]", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert '"asv>=' in bench_extra
+    make = (ROOT / "Makefile").read_text()
+    recipe = make.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    assert "asv machine --yes" in recipe  # no questions on a fresh machine
+    assert "asv run --python=same --quick" in recipe and "asv publish" in recipe
+
+
 def test_every_registered_op_type_has_a_benchmark(monkeypatch):
     assert OPS.uncovered_ops() == []
     assert OPS.track_uncovered_ops() == 0
@@ -59,6 +78,24 @@ def test_every_registered_op_type_has_a_benchmark(monkeypatch):
     assert OPS.uncovered_ops() == ["Add"]
     with pytest.raises(AssertionError, match=r"op types without a benchmark .*\['Add'\]"):
         OPS.track_uncovered_ops()
+
+
+def test_these_tests_run_every_benchmark_asv_finds():
+    """The run-once tests below call every benchmark of the classes they know; a module, class or
+    function that asv would also find must be added to them (and here), or CI would not run it."""
+    modules = {p.stem for p in SUITE.glob("*.py")}
+    assert modules == {"__init__", "common", "models", "ops"}
+    found = set()
+    for module in (OPS, MODELS, importlib.import_module("asv_suite.common")):
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isclass(obj):
+                found |= {f"{name}.{b}" for b in _benchmarks(obj)}
+            elif inspect.isfunction(obj) and name.startswith(PREFIXES):
+                found.add(name)
+    assert found == {"Models.time_infer", "Models.peakmem_infer", "Models.time_compile", "Ops.time_op",
+                     "track_uncovered_ops"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -73,9 +110,8 @@ def test_model_benchmarks_run_once(backend, monkeypatch):
         except NotImplementedError as exc:
             assert _legit_skip(exc), exc
             continue
-        bench.time_infer(backend, model)
-        bench.peakmem_infer(backend, model)
-        bench.time_compile(backend, model)
+        for name in _benchmarks(MODELS.Models):
+            getattr(bench, name)(backend, model)
         ran += 1
     assert ran or backend == "gna"  # GNA runs none of the benchmark models whole
 
@@ -91,7 +127,8 @@ def test_op_benchmarks_run_once(backend):
             assert _legit_skip(exc), (op, exc)
             skipped.append(op)
             continue
-        bench.time_op(backend, op)
+        for name in _benchmarks(OPS.Ops):
+            getattr(bench, name)(backend, op)
         ran += 1
     assert ran >= (20 if backend == "gna" else 150), (ran, skipped)
 
@@ -112,3 +149,14 @@ def test_asv_discovers_the_suite():
     asv = shutil.which("asv", path=str(Path(sys.executable).parent))
     done = subprocess.run([asv, "check", "--python=same"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "No problems found" in done.stdout, done.stdout + done.stderr
+
+
+def test_every_source_folder_goes_into_the_wheel():
+    """``asv continuous`` installs each commit from a wheel, not editable: a folder of modules
+    without ``__init__.py`` is left out of it by setup.py's ``find_packages`` (as
+    ``arrayrt/runtime`` once was) and the suite then fails to import there."""
+    tops = [ROOT / name for name in ("arrayrt", "ir", "backends", "tools")]  # setup.py's PACKAGE_DIR
+    missing = sorted(str(d.relative_to(ROOT)) for top in tops for d in [top, *top.rglob("*")]
+                     if d.is_dir() and "__pycache__" not in d.parts and any(d.glob("*.py"))
+                     and not (d / "__init__.py").exists())
+    assert missing == []

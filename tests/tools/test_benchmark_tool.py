@@ -79,13 +79,22 @@ def test_benchmark_app_percentile_is_nearest_rank():
 @pytest.mark.parametrize("api", ["sync", "async"])
 def test_counters_add_up_to_the_latency(capsys, block, api):
     """Per-node times are averaged over the same inferences as the latency; their sum is the
-    plan's compute, the latency adds input checks and the outputs' copy: within 10%."""
-    code, out, _ = run(capsys, "-m", block, "-hint", "latency", "-api", api, "-nireq", "1", "-niter", "30", "-pc")
-    assert code == 0
-    total = float(re.search(r"^Total time:\s+([\d.]+) milliseconds", out, re.M).group(1))
-    average = parse(out)["latency"]["Average"]
-    assert abs(total - average) <= 0.1 * average, (total, average)
-    assert "[ INFO ] Performance counts (average over 30 inferences)" in out
+    plan's compute, the latency adds input checks and the outputs' copy: within 10%. The block
+    runs at 48x48 (about 10 ms a call) so that a thread switch is small beside it; on a loaded
+    machine a preempted hand-over can still push one run's average out, so up to three runs."""
+    gaps = []
+    for _ in range(3):
+        code, out, _ = run(capsys, "-m", block, "-hint", "latency", "-api", api, "-nireq", "1", "-niter", "30",
+                           "-shape", "x[1,32,48,48]", "-pc")
+        assert code == 0 and "[ INFO ] Performance counts (average over 30 inferences)" in out
+        total = float(re.search(r"^Total time:\s+([\d.]+) milliseconds", out, re.M).group(1))
+        average = parse(out)["latency"]["Average"]
+        gaps.append((total, average))
+        if abs(total - average) <= 0.1 * average:
+            break
+    else:
+        pytest.fail(f"(sum of counters, average latency) in ms, three runs: {gaps}")
+    assert total <= average * 1.01  # the counters time a part of each inference
 
 
 def test_counter_rows_are_sorted_and_name_exec_type_and_device(capsys, block):
@@ -189,3 +198,38 @@ def test_npu_results_reach_the_host_before_the_clock_stops(capsys):
     benchmark.synchronizer(kept)(results)  # waits on them
     code, out, _ = run(capsys, "-m", DIGITS, "-d", "NPU", "-hint", "latency", "-niter", "20")
     assert code == 0 and parse(out)["count"] == 20 and "Execution Devices:['NPU']" in out
+
+
+def test_device_work_is_waited_for_before_the_clock_stops():
+    """With KEEP_ON_DEVICE the results stay device arrays: each is waited on (jax's
+    ``block_until_ready``) and then the backend synchronised (CuPy's stream), in that order;
+    without it the outputs are host copies and nothing is left to wait for."""
+    calls = []
+
+    class DeviceArray:
+        def block_until_ready(self):
+            calls.append("ready")
+
+    class Backend:
+        def synchronize(self):
+            calls.append("sync")
+
+    class Compiled:
+        _backend = Backend()
+
+        def __init__(self, keep):
+            self.keep = keep
+
+        def get_property(self, key):
+            assert key == "KEEP_ON_DEVICE"
+            return self.keep
+
+    class Results:
+        def to_tuple(self):
+            return (DeviceArray(), DeviceArray())
+
+    benchmark.synchronizer(Compiled(True))(Results())
+    assert calls == ["ready", "ready", "sync"]
+    calls.clear()
+    benchmark.synchronizer(Compiled(False))(Results())
+    assert calls == []

@@ -9,7 +9,7 @@ from importlib import resources
 import numpy as np
 import pytest
 from arrayrt.backends import device_backends
-from arrayrt.tools import crosscheck
+from arrayrt.tools import cli, crosscheck
 
 import arrayrt as ar
 import arrayrt.opset as ops
@@ -81,6 +81,18 @@ def test_table_is_sorted_worst_first_and_names_the_divergence(capsys, tmp_path, 
     assert rep["pairs"][0]["first_divergence"]["layer"] == "mul"
 
 
+def test_f16_compressed_model_against_its_f32_original(capsys, tmp_path, model):
+    """``-ref_m``: the f16-compressed IR's tensors pair with the original's by name; its
+    decompression Converts (weights) have no counterpart and are listed in a note."""
+    ar.save_model(ar.Core().read_model(model), tmp_path / "f16.xml")  # compress_to_fp16 by default
+    rep = report(capsys, "-m", tmp_path / "f16.xml", "-ref_m", model, "--layers", "all", "--sort", "topo")
+    rows = rep["pairs"][0]["layers"]
+    assert [r["layer"] for r in rows] == LAYERS
+    assert all(0 < r["norm_max_abs"] < 1e-3 for r in rows)  # f16 weights: small, non-zero error
+    assert rep["pairs"][0]["first_divergence"] is None
+    assert any("have no match in the reference model" in n for n in rep["notes"])
+
+
 def test_threshold_and_metric_choose_the_divergence(capsys, tmp_path, model):
     other = build(tmp_path / "other.xml", scale=2.0 * (1 + 1e-4))
     rep = report(capsys, "-m", other, "-ref_m", model, "--layers", "all")
@@ -105,7 +117,8 @@ def test_inputs_from_a_file_and_mismatched_names(capsys, tmp_path, model):
     rep = report(capsys, "-m", model, "-d", "STRICT", "-ref_d", "CPU", "-i", tmp_path / "in.npz")
     assert rep["input_source"] == f"from {tmp_path / 'in.npz'}"
     np.savez(tmp_path / "bad.npz", image=x)
-    with pytest.raises(crosscheck.CrosscheckError, match=r"input 'image' that the model does not have; its inputs: \['x'\]"):
+    with pytest.raises(crosscheck.CrosscheckError,
+                       match=r"input 'image' that the model does not have; its inputs: \['x'\]"):
         run(capsys, "-m", model, "-ref_d", "CPU", "-i", tmp_path / "bad.npz")
     np.savez(tmp_path / "none.npz")
     with pytest.raises(crosscheck.CrosscheckError, match=r"lacks the model's input\(s\) \['x'\]"):
@@ -186,16 +199,78 @@ def test_npu_agrees_with_f32_and_shows_f16_error_growth(capsys):
     assert last["max_ulp"] > 2 ** 10  # f16 keeps 13 bits fewer than the f32 reference
 
 
+def cli_run(capsys, *argv):
+    """Through the ``arrayrt`` entry point, as a user runs it."""
+    code = cli.main(["crosscheck", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_the_verb_is_on_the_command_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["crosscheck", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: arrayrt crosscheck") and "-ref_d" in out and "--layers" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "crosscheck" in capsys.readouterr().out
+
+
+@pytest.mark.skipif("NPU" not in device_backends(), reason="no NPU backend (jax)")
+def test_npu_against_cpu_on_the_command_line(capsys):
+    """The issue's command: the table of every layer, and no divergence with the f32 hint."""
+    code, out, err = cli_run(capsys, "-m", DIGITS, "-d", "NPU", "-ref_d", "CPU", "--layers", "all",
+                             "-infer_precision", "f32")
+    assert code == 0, err
+    assert "NPU (f32) against CPU (f32): 18 tensors, sorted by norm_max_abs (worst first)" in out
+    head = next(line for line in out.splitlines() if line.lstrip().startswith("#"))
+    assert head.split()[:4] == ["#", "layer", "type", "shape"] and "snr_dB" in head
+    assert out.rstrip().endswith("no divergence: every tensor has norm_max_abs within 0.01")
+
+
 @pytest.mark.skipif("GNA" not in device_backends(), reason="no GNA backend")
 def test_gna_names_its_quantisation_error(capsys):
-    code, out, _ = run(capsys, "-m", DIGITS, "-d", "HETERO:GNA,CPU", "-ref_d", "CPU", "--layers", "all")
-    assert code == 0
+    """``-d GNA``: GNA cannot run the digits model's 8x8 convolutions, so those (and the pooling
+    and softmax) run on CPU, said in a note; the table names the device of every layer and the
+    largest error is in the dense layers GNA runs in 16-bit integers."""
+    code, out, err = cli_run(capsys, "-m", DIGITS, "-d", "GNA", "-ref_d", "CPU", "--layers", "all")
+    assert code == 0, err
     assert "note: GNA: calibrated on the compared inputs (GNA_CALIBRATION_DATA)" in out
+    assert "note: GNA cannot run every layer, so it ran as HETERO:GNA,CPU: 7 of the 18 compared tensors " \
+           "come from CPU (conv1, conv2, pool1" in out
     assert "HETERO:GNA,CPU (i16) against CPU (f32): 18 tensors" in out
-    worst = out.split("largest norm_max_abs: ")[1].split()[1]
-    assert worst in {"fc1", "fc1/bias", "fc1/relu", "fc2", "logits"}  # the GNA-run dense layers
+    worst = out.split("largest norm_max_abs: ")[1].split("\n")[0]
+    assert worst.split()[1] in {"fc1", "fc1/bias", "fc1/relu", "fc2", "logits"}  # the GNA-run dense layers
+    assert "on GNA)" in worst
+    rep = report(capsys, "-m", DIGITS, "-d", "GNA", "-ref_d", "CPU", "--layers", "all", "--sort", "topo")
+    rows = {r["layer"]: r for r in rep["pairs"][0]["layers"]}
+    assert rows["conv1"]["device"] == "CPU" and rows["fc1"]["device"] == "GNA"
+    assert rows["fc2"]["snr_db"] < rows["scale"]["snr_db"] - 20  # quantisation error grows through the net
     with pytest.raises(UnsupportedOpError, match=r"cannot run on GNA.*; to run the rest on CPU use -d HETERO:GNA,CPU"):
-        run(capsys, "-m", DIGITS, "-d", "GNA", "-ref_d", "CPU")
+        run(capsys, "-m", DIGITS, "-d", "GNA", "-ref_d", "CPU", "--no_fallback")
+    code, _, err = cli_run(capsys, "-m", DIGITS, "-d", "GNA", "-ref_d", "CPU", "--no_fallback")
+    assert code == 1 and err.startswith("arrayrt crosscheck: error: GNA: ")
+
+
+def test_bad_input_is_a_clear_error_on_the_command_line(capsys, tmp_path, model):
+    """A dump from another model, a layer the model lacks, inputs under other names: one line on
+    stderr naming the problem, exit code 1, no traceback."""
+    dump = tmp_path / "d.npz"
+    assert cli_run(capsys, "-m", model, "--layers", "relu", "--dump", dump)[0] == 0
+    y = ops.parameter([2, 8], np.float32, name="x")
+    y.output(0).set_names({"x"})
+    other = tmp_path / "o.xml"
+    ar.save_model(ar.Model([ops.tanh(y, name="t")], [y], "other"), other, compress_to_fp16=False)
+    np.savez(tmp_path / "in.npz", data=np.zeros((2, 8), np.float32))
+    cases = [(["-m", other, "--load", dump], "was dumped from model 'tiny'"),
+             (["-m", model, "-ref_d", "CPU", "--layers", "relu,nope"], "the model has no layer or tensor named 'nope'"),
+             (["-m", model, "-ref_d", "CPU", "-i", tmp_path / "in.npz"],
+              "has an input 'data' that the model does not have; its inputs: ['x']")]
+    for argv, message in cases:
+        code, out, err = cli_run(capsys, *argv)
+        assert code == 1 and err.startswith("arrayrt crosscheck: error: ") and message in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_option_combinations(capsys, tmp_path, model):

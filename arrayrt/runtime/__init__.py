@@ -1,0 +1,1 @@
+"""The OpenVINO-shaped runtime: Core, CompiledModel, InferRequest, Tensor and the virtual devices."""
