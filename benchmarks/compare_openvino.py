@@ -10,7 +10,8 @@ dispatch overhead and peak memory.
 * Dispatch overhead: a chain of 500 ``Add`` on a 1x16 tensor, per op, beside a bare Python loop of
   ``numpy.add`` and OpenVINO (and ONNX Runtime when installed).
 * Peak RSS: ResNet-18 read from the same IR and run 20 times in a fresh process per runtime
-  (``ru_maxrss``), so neither runtime's libraries count against the other.
+  (``VmHWM`` of that process: unlike ``ru_maxrss`` it does not inherit the parent's peak across
+  fork and exec), so neither runtime's libraries count against the other.
 """
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def _ort_chain(n: int, repeats: int) -> float:
 
 
 _RSS_CHILD = """
-import resource, sys, numpy as np
+import sys, numpy as np
 lib, xml = sys.argv[1], sys.argv[2]
 x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32)
 if lib == "arrayrt":
@@ -138,7 +139,8 @@ else:
     c = ov.Core().compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
 for _ in range(20):
     c([x])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open("/proc/self/status") as f:
+    print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
 """
 
 

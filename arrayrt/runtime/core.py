@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from arrayrt.ir.model import Model, clone_model
-from arrayrt.ir.types import Type
-
 from arrayrt import backends
 from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedOpError
+from arrayrt.ir.model import Model, clone_model
+from arrayrt.ir.types import Type
 from arrayrt.runtime.compiled_model import CompiledModel
 
 VERSION = "0.1.0"
@@ -118,10 +117,11 @@ class Core:
         base = name.split(".", 1)[0].upper()
         if base == "VPU":
             base = "NPU"
-        devs = backends.device_backends()
-        if base not in devs:
-            raise DeviceError(f"device '{device}' is not available; available devices: {list(devs)}")
-        return base, devs[base]
+        cls = backends.device_backend(base)
+        if cls is None:
+            devs = list(backends.device_backends())
+            raise DeviceError(f"device '{device}' is not available; available devices: {devs}")
+        return base, cls
 
     def get_versions(self, device_name: str) -> dict[str, Version]:
         out = {}

@@ -19,7 +19,8 @@ class NumpyBackend(Backend):
 
     def __init__(self, config: dict[str, Any] | None = None):
         super().__init__(config)
-        set_blas_threads(self.config)
+        #: cores one stream may use: BLAS's thread count, and the split of the depthwise kernels
+        self.threads = set_blas_threads(self.config) or 1
 
     @classmethod
     def load_namespace(cls) -> Any:

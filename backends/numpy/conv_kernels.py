@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,32 @@ DEPTHWISE_ADD_MIN = 2048
 #: smaller depthwise outputs than this, or strided ones, run channels-last (channels as the inner loop)
 DEPTHWISE_NHWC_MAX = 64
 
+#: split a depthwise convolution over threads when each thread gets at least this many multiply-adds
+PARALLEL_MIN_WORK = 1 << 17
+
 _local = threading.local()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def parallel(part: Callable[[int, int], Any], total: int, workers: int) -> None:
+    """``part(lo, hi)`` over ``range(total)`` cut into ``workers`` slices, the first on this thread and
+    the others on a shared pool. numpy's ufuncs release the GIL, so elementwise work that BLAS does not
+    thread (depthwise taps) uses the cores the stream was given."""
+    global _pool
+    if workers <= 1 or total < 2 * workers:
+        part(0, total)
+        return
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="arrayrt-conv")
+    bounds = [total * i // workers for i in range(workers + 1)]
+    futures = [_pool.submit(part, bounds[i], bounds[i + 1]) for i in range(1, workers)]
+    try:
+        part(bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.result()
 
 
 def scratch(size: int, dtype: np.dtype, slot: int = 0) -> np.ndarray:
@@ -149,8 +176,10 @@ class ChannelsLastInput:
     multiply-add runs with the channels as its contiguous inner loop (small images, many channels)."""
 
     def __init__(self, xshape: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                 dilations: Sequence[int], pads_begin: Sequence[int], out: Sequence[int], dtype: np.dtype):
+                 dilations: Sequence[int], pads_begin: Sequence[int], out: Sequence[int], dtype: np.dtype,
+                 workers: int = 1):
         sizes = xshape[2:]
+        self.workers = workers
         self.shape, self.dtype, self.out = tuple(xshape), dtype, list(out)
         self.extent = [max((o - 1) * s + dilated(k, d), b + n)
                        for o, s, k, d, b, n in zip(out, strides, kernel, dilations, pads_begin, sizes)]
@@ -176,11 +205,16 @@ class ChannelsLastInput:
         wt = cached[1]  # [K, C]
         taps = [buf[t] for t in self.taps]
         acc = np.empty((self.shape[0], *self.out, self.shape[1]), self.dtype)
-        tmp = scratch(acc.size, self.dtype).reshape(acc.shape)
-        np.multiply(taps[0], wt[0], out=acc)
-        for k in range(1, len(taps)):
-            np.multiply(taps[k], wt[k], out=tmp)
-            np.add(acc, tmp, out=acc)
+
+        def part(lo: int, hi: int) -> None:  # output rows lo:hi of the first spatial axis, on one thread
+            a = acc[:, lo:hi]
+            tmp = scratch(a.size, self.dtype).reshape(a.shape)
+            np.multiply(taps[0][:, lo:hi], wt[0], out=a)
+            for k in range(1, len(taps)):
+                np.multiply(taps[k][:, lo:hi], wt[k], out=tmp)
+                np.add(a, tmp, out=a)
+
+        parallel(part, self.out[0], self.workers)
         return acc.transpose(self.back)
 
 
@@ -189,7 +223,7 @@ class ConvPlan:
 
     def __init__(self, xshape: Sequence[int], groups: int, out_per_group: int, kernel: Sequence[int],
                  strides: Sequence[int], dilations: Sequence[int], pads_begin: Sequence[int],
-                 pads_end: Sequence[int], dtype: np.dtype, out_dtype: np.dtype):
+                 pads_end: Sequence[int], dtype: np.dtype, out_dtype: np.dtype, threads: int = 1):
         n, ct = xshape[0], xshape[1]
         self.n, self.groups, self.og, self.cg = n, groups, out_per_group, ct // groups
         self.kernel, self.strides = tuple(kernel), tuple(strides)
@@ -198,6 +232,8 @@ class ConvPlan:
         self.out = [(m + b + e - dilated(k, d)) // s + 1
                     for m, b, e, k, d, s in zip(sizes, pads_begin, pads_end, kernel, dilations, strides)]
         self.plain = all(k == 1 for k in kernel) and not any(pads_begin) and not any(pads_end)
+        work = n * ct * math.prod(self.out) * math.prod(kernel)
+        self.workers = max(1, min(threads, work // PARALLEL_MIN_WORK))
         self.flat = False
         self.method = "plain" if self.plain else "gemm"
         if self.plain:
@@ -207,7 +243,8 @@ class ConvPlan:
             p = math.prod(self.out)
             if p < DEPTHWISE_ADD_MIN and (p <= DEPTHWISE_NHWC_MAX or any(st > 1 for st in strides)):
                 self.method = "nhwc"
-                self.nhwc = ChannelsLastInput(xshape, kernel, strides, dilations, pads_begin, self.out, dtype)
+                self.nhwc = ChannelsLastInput(xshape, kernel, strides, dilations, pads_begin, self.out, dtype,
+                                              self.workers)
                 return
         inp = WindowInput(xshape, kernel, strides, dilations, pads_begin, self.out, dtype)
         width = inp.phase_dims[-1]
@@ -316,7 +353,8 @@ class ConvPlan:
         n, c = self.n, self.groups
         cols = self._columns(x).reshape(n, c, self.ktotal, self.ptotal)
         y = self._result((n, c, 1, self.ptotal))
-        np.matmul(self.weights(w3).reshape(c, 1, self.ktotal), cols, out=y)
+        wts = self.weights(w3).reshape(c, 1, self.ktotal)
+        parallel(lambda lo, hi: np.matmul(wts[lo:hi], cols[:, lo:hi], out=y[:, lo:hi]), c, self.workers)
         return y.reshape(n, c, *self.cols_out)
 
     def _depthwise_adds(self, x, w3):
@@ -326,12 +364,17 @@ class ConvPlan:
         rows, kk = inp.rows, self.ktotal
         wk = np.broadcast_to(w3.reshape(1, c, kk), (n, c, kk)).reshape(rows, kk, *([1] * len(self.kernel)))
         acc = self._result((rows, *self.cols_out))
-        tmp = scratch(acc.size, self.dtype).reshape(acc.shape)
         taps = inp.tap_views(buf, self.cols_out)
-        np.multiply(taps[0], wk[:, 0], out=acc)
-        for i in range(1, kk):
-            np.multiply(taps[i], wk[:, i], out=tmp)
-            np.add(acc, tmp, out=acc)
+
+        def part(lo: int, hi: int) -> None:  # channel rows lo:hi, on one thread
+            a, w = acc[lo:hi], wk[lo:hi]
+            tmp = scratch(a.size, self.dtype).reshape(a.shape)
+            np.multiply(taps[0][lo:hi], w[:, 0], out=a)
+            for i in range(1, kk):
+                np.multiply(taps[i][lo:hi], w[:, i], out=tmp)
+                np.add(a, tmp, out=a)
+
+        parallel(part, rows, self.workers)
         return acc.reshape(n, c, *self.cols_out)
 
 
@@ -365,7 +408,7 @@ def _forward_factory(grouped: bool) -> KernelFactory:
                 groups, og = (w.shape[0], w.shape[1]) if grouped else (1, w.shape[0])
                 pb, pe = resolve_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads_begin, pads_end)
                 plan = plans[key] = ConvPlan(x.shape, groups, og, kernel, strides, dilations, pb, pe, dtype,
-                                             out_dtype)
+                                             out_dtype, getattr(backend, "threads", 1))
             return plan(x, weights if weights is not None else prepare(w), bias, activation)
 
         run.exec_type = "numpy_im2col_gemm"
