@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from arrayrt.errors import ArrayrtError, InferenceInputError
 from arrayrt.ir.graph import Output
 from arrayrt.ir.model import Model, clone_model
 from arrayrt.ir.types import Type
-
-from arrayrt.errors import ArrayrtError, InferenceInputError
 from arrayrt.runtime.results import InferResults, make_by_name
 from arrayrt.runtime.tensor import Tensor
 

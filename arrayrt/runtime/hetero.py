@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arrayrt.ir.graph import Node, Output
-from arrayrt.ir.model import Model
-
 from arrayrt.errors import CompileError, DeviceError, where
 from arrayrt.executor import ProfileRecord
+from arrayrt.ir.graph import Node, Output
+from arrayrt.ir.model import Model
 
 _PASSIVE = ("Parameter", "Constant", "Result")
 
@@ -291,10 +290,10 @@ def calibrate_cuts(model: Model, sg: Subgraph, samples: Any) -> dict[str, Any]:
     mapping, or a list of feeds), computed on the numpy backend: ``{Parameter name: stacked values}``
     for the subgraph's Parameters, so a quantising backend derives its input scales from them."""
     import numpy as np
-    from arrayrt.backends import get_backend
-    from arrayrt.ir.ops import get_op
 
+    from arrayrt.backends import get_backend
     from arrayrt.executor import build_plan
+    from arrayrt.ir.ops import get_op
 
     feeds = [samples] if isinstance(samples, dict) else list(samples)
     params = model.get_parameters()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from arrayrt.ir.graph import Output
-
 from arrayrt.errors import ArrayrtError
+from arrayrt.ir.graph import Output
 
 
 class InferResults(Mapping):

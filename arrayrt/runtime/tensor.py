@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from arrayrt.ir.shape import PartialShape
-from arrayrt.ir.types import Type
 
 from arrayrt.errors import ArrayrtError
+from arrayrt.ir.shape import PartialShape
+from arrayrt.ir.types import Type
 
 
 class Tensor:

@@ -42,15 +42,15 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-
 from arrayrt.backends.base import STRUCTURAL, Backend
 from arrayrt.backends.cupy import fusion, probe
 from arrayrt.backends.cupy.kernels import OVERRIDES
 from arrayrt.backends.cupy.namespace import make_namespace
 from arrayrt.backends.cupy.plan import CudaPlan, InlinePlan
 from arrayrt.backends.generic import NOT_IN_STANDARD
-from arrayrt.errors import DeviceError
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import DeviceError
 
 #: element types CuPy holds: the standard's and f16
 HELD = frozenset({Type.f64, Type.f32, Type.f16, Type.i64, Type.i32, Type.i16, Type.i8, Type.u64, Type.u32,
