@@ -14,10 +14,8 @@
   on a GPU removes the two host transfers every numpy-in/numpy-out inference pays.
 * ``--cache``: ResNet-18 compiled for NPU with a fresh ``CACHE_DIR`` in two processes one after the
   other: the second reads XLA's persistent compilation cache.
-* ``--numerics``: instead of timing, the table of docs/numerics.md: each benchmark model on NPU with
-  the f32, f16 and bf16 hints against CPU f32 (max abs error; max abs error over max |reference|;
-  max elementwise relative error where |reference| >= 10% of its max), and the bundled digits demo's
-  top-1 agreement with CPU f32 and accuracy on its held-out images.
+
+The error table of docs/numerics.md is ``benchmarks/npu_numerics.py``.
 
 Device names the machine jax runs on (``jax.devices()[0]``); OpenVINO always runs on the CPU.
 """
@@ -143,63 +141,6 @@ def persistent_cache() -> dict:
     return {"first_process": runs[0], "second_process": runs[1], "cache_files": files}
 
 
-HINTS = ("f32", "f16", "bf16")
-
-
-def _errors(got: np.ndarray, ref: np.ndarray) -> dict:
-    got, ref = got.astype(np.float64), ref.astype(np.float64)
-    diff = np.abs(got - ref)
-    scale = np.abs(ref).max()
-    big = np.abs(ref) >= 0.1 * scale
-    return {"max_abs": float(diff.max()), "max_abs_over_range": float(diff.max() / scale),
-            "max_rel_large": float((diff[big] / np.abs(ref[big])).max())}
-
-
-def numerics() -> dict:
-    import openvino.opset16 as ovops
-
-    import arrayrt
-    import arrayrt.opset as arops
-
-    core = arrayrt.Core()
-    out: dict = {"models": [], "demo": []}
-    for name, builder in M.BENCHMARK_MODELS.items():
-        model = M.make_model(arops, builder, name)
-        inputs = M.sample_inputs(M.make_model(ovops, builder, name))
-        ref = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(inputs)[0]
-        for hint in HINTS:
-            got = core.compile_model(model, "NPU", {"INFERENCE_PRECISION_HINT": hint})(inputs)[0]
-            out["models"].append({"model": name, "hint": hint, **_errors(got, ref)})
-    folder = Path(arrayrt.__file__).parent / "models" / "digits"
-    if (folder / "digits_cnn.xml").exists():
-        model = core.read_model(folder / "digits_cnn.xml")
-        with np.load(folder / "heldout.npz") as data:
-            images, labels = data["images"], data["labels"]
-        ref = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(images)[0]
-        for hint in HINTS:
-            got = core.compile_model(model, "NPU", {"INFERENCE_PRECISION_HINT": hint})(images)[0]
-            pred = got.argmax(1)
-            out["demo"].append({"hint": hint, "images": len(labels),
-                                "top1_agreement": float(np.mean(pred == ref.argmax(1))),
-                                "accuracy": float(np.mean(pred == labels)), **_errors(got, ref)})
-    return out
-
-
-def print_numerics(res: dict) -> None:
-    print("| model | hint | max abs | max abs / max abs ref | max rel (abs ref >= 10% of max) |")
-    print("|---|---|---|---|---|")
-    for r in res["models"]:
-        print(f"| {r['model']} | {r['hint']} | {r['max_abs']:.2e} | {r['max_abs_over_range']:.2e} | "
-              f"{r['max_rel_large']:.2e} |")
-    if res["demo"]:
-        print()
-        print("| digits demo | top-1 agreement with CPU f32 | accuracy | max abs (probabilities) |")
-        print("|---|---|---|---|")
-        for r in res["demo"]:
-            print(f"| NPU {r['hint']} | {r['top1_agreement']:.4f} ({r['images']} images) | "
-                  f"{r['accuracy']:.4f} | {r['max_abs']:.2e} |")
-
-
 def main(argv: list[str] | None = None) -> int:
     import jax
 
@@ -209,15 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--chain", type=int, default=500)
     ap.add_argument("--cache", action="store_true", help="measure the persistent compilation cache")
-    ap.add_argument("--numerics", action="store_true", help="print the error table of docs/numerics.md")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
-    if args.numerics:
-        res = numerics()
-        print_numerics(res)
-        if args.json:
-            Path(args.json).write_text(json.dumps(res, indent=2))
-        return 0
     device = str(jax.devices()[0])
     results: dict = {"jax_device": device, "latency": []}
     print(f"NPU on {device}; OpenVINO on CPU; f32 hint, LATENCY")

@@ -13,6 +13,7 @@ the factories' names and argument orders are checked too.
 """
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,22 @@ from arrayrt.errors import UnsupportedOpError
 
 #: array backends the op conformance suite runs on (when installed)
 TEST_BACKENDS = ("numpy", "array_api_strict")
+_DEFAULT_TEST_BACKENDS = TEST_BACKENDS
+
+#: what the op conformance suite (tests/ops) adds to TEST_BACKENDS: jax, as device NPU with the f32
+#: hint, when jax imports (NPU is optional). Only with the default TEST_BACKENDS: a tool that points
+#: the suite at one backend (tools/gpu_check.py sets TEST_BACKENDS) gets that backend alone.
+OP_TEST_EXTRA = ("jax",) if importlib.util.find_spec("jax") else ()
+
+
+def op_test_backends() -> tuple[str, ...]:
+    """The ``backend`` parameters of tests/ops: TEST_BACKENDS, plus OP_TEST_EXTRA by default."""
+    return TEST_BACKENDS + (OP_TEST_EXTRA if TEST_BACKENDS == _DEFAULT_TEST_BACKENDS else ())
+
+
+#: backend name -> the device its op tests compile for (others: ``CPU`` with ``ARRAY_BACKEND``
+#: naming the backend); jax runs as the ``NPU`` device, one XLA program per graph
+TEST_DEVICES = {"jax": "NPU"}
 
 
 def rand(shape: Sequence[int], dtype: Any = np.float32, seed: int = 0, low: float = -2.0,
@@ -75,7 +92,7 @@ def run_arrayrt(model: Any, inputs: Sequence[np.ndarray], backend: str = "numpy"
 
     cfg = {"ARRAY_BACKEND": backend, "INFERENCE_PRECISION_HINT": "f32"}
     cfg.update(config or {})
-    compiled = arrayrt.Core().compile_model(model, "CPU", cfg)
+    compiled = arrayrt.Core().compile_model(model, TEST_DEVICES.get(backend, "CPU"), cfg)
     res = compiled(list(inputs))
     return [np.asarray(res[i]) for i in range(len(compiled.outputs))]
 

@@ -30,10 +30,14 @@ What NPU refuses (:meth:`JaxBackend.why_not`)
 XLA compiles static shapes only. Ops whose output shape depends on input values are refused by type
 (:data:`UNSUPPORTED`); any other node whose kernel reads the value of an input that is neither a
 compile-time constant nor computed from shapes alone (a Reshape to a computed shape, TopK with a
-runtime k, a data-dependent loop count, an If on a runtime condition) is found by tracing its
-kernel with those inputs abstract, and refused. Only nodes with an input that could be shape-like
-(integer or boolean, or a float of at most :data:`SHAPE_LIKE_MAX_ELEMENTS` elements: scales, range
-bounds) are traced; float data is never read. Under ``HETERO:NPU,CPU`` the refused nodes run on CPU.
+runtime k, a data-dependent loop count, an If on a runtime condition, ROIAlign's sampling grid from
+runtime boxes, a tree ensemble walked in Python) -- anything calling ``bool()``/``int()``/``float()``
+or numpy on a traced value -- is found by tracing its kernel with those inputs abstract
+(``jax.eval_shape``: no data, no XLA compilation), and refused. Nodes alike in op, attributes and
+input signature share one trace, so a model pays it once per kind of node. On XLA's CPU platform,
+which flushes f32 subnormals to zero, nodes whose meaning rests on one are refused too (a Convert to
+f8e8m0, whose smallest value is subnormal; a Clamp with a subnormal bound). Under ``HETERO:NPU,CPU``
+the refused nodes run on CPU.
 
 Process-wide effects: the backend turns on ``jax_enable_x64`` (IR's i64 shapes and indices, and
 f64, keep their types) and, with ``CACHE_DIR``, jax's persistent compilation cache in
@@ -88,9 +92,6 @@ _EXTRA_DTYPES = {"f16": "float16", "bf16": "bfloat16", "f8e4m3": "float8_e4m3fn"
 _HELD = frozenset(t for t in Type._by_name.values() if t.is_static and t not in (Type.string, Type.u1)
                   and (t.name not in _EXTRA_DTYPES or hasattr(jnp, _EXTRA_DTYPES[t.name])))
 
-#: a float input with more elements than this is data, never a shape, scale or bound
-SHAPE_LIKE_MAX_ELEMENTS = 8
-
 #: INFERENCE_PRECISION_HINT -> jax's default precision of the dots traced in the program
 _PRECISION_OF_HINT = {"f32": "highest", "f16": "default", "bf16": "default"}
 
@@ -121,10 +122,15 @@ def _on_device(value: Any) -> bool:
     return isinstance(value, jax.Array)
 
 
-def _may_be_shape_like(et: Type, dims: tuple[int, ...]) -> bool:
-    """Shapes, axes, indices, counts and masks are integers or booleans; float scales and range
-    bounds are tiny. Only inputs like these are probed (tracing every node would double compile time)."""
-    return not et.is_real or int(np.prod(dims)) <= SHAPE_LIKE_MAX_ELEMENTS
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for an attribute value (arrays by their bytes: a repr elides them)."""
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return repr(value)
 
 
 @functools.cache
@@ -172,6 +178,7 @@ class JaxBackend(Backend):
         self.eager = bool(self.config.get("PERF_COUNT"))
         self._host: Backend | None = None
         self._probed: dict[int, tuple[Any, str | None]] = {}
+        self._probe_memo: dict[tuple, str | None] = {}
         self._shape_only: dict[tuple[int, int], bool] = {}
         self._consumers: dict[Any, list[Any]] = {}
         self._requests: dict[Any, list[tuple[Any, tuple]]] = {}
@@ -201,8 +208,25 @@ class JaxBackend(Backend):
     def why_not(self, node: Any) -> str | None:
         reason = super().why_not(node)
         if reason is None and node.type_name not in STRUCTURAL:
-            reason = self._reads_runtime_values(node)
+            reason = self._needs_subnormals(node) or self._reads_runtime_values(node)
         return reason
+
+    def _needs_subnormals(self, node: Any) -> str | None:
+        """XLA on CPU flushes f32 subnormals to zero. Where a node's meaning rests on one (e8m0's
+        smallest value, 2^-127, is one; e8m0 has no zero, so a flushed value becomes NaN), refuse it."""
+        if self.jax_device.platform != "cpu":
+            return None
+        flushed = "which XLA on CPU flushes to zero"
+        if node.type_name == "Convert" and node.attrs["destination_type"] is Type.f8e8m0 \
+                and node.input_type(0).is_real:
+            return (f"f8e8m0's smallest value, 2^-127, is an f32 subnormal, {flushed}; e8m0 has no zero, so "
+                    "the converted value would be NaN")
+        if node.type_name == "Clamp":
+            tiny = float(np.finfo(np.float32).tiny)
+            bounds = [b for b in ("min", "max") if 0 < abs(float(node.attrs[b])) < tiny]
+            if bounds:
+                return f"its {' and '.join(bounds)} bound is an f32 subnormal, {flushed}"
+        return None
 
     def check(self, node: Any) -> None:
         reason = self.why_not(node)
@@ -216,9 +240,32 @@ class JaxBackend(Backend):
         hit = self._probed.get(node.uid)
         if hit is not None and hit[0] is node:
             return hit[1]
-        reason = self._probe(node)
+        key = self._probe_key(node)
+        if key is not None and key in self._probe_memo:
+            reason = self._probe_memo[key]
+        else:
+            reason = self._probe(node)
+            if key is not None:
+                self._probe_memo[key] = reason
         self._probed[node.uid] = (node, reason)
         return reason
+
+    def _probe_key(self, node: Any) -> tuple | None:
+        """What the probe of ``node`` depends on: op, attributes, outputs and, per input, its type,
+        shape and what :meth:`_probe` passes for it (a small constant's value, or whether it is
+        shape-only). None (no sharing) for nodes with bodies, whose reasons name inner nodes."""
+        if node.bodies:
+            return None
+        inputs = []
+        for i in range(node.get_input_size()):
+            value = node.input_const(i)
+            if value is not None and np.asarray(value).nbytes <= BAKE_BYTES:
+                given: Any = _frozen(np.asarray(value))
+            else:
+                given = value is None and self._is_shape_only(node.input_value(i))
+            inputs.append((node.input_type(i).name, str(node.input_shape(i)), given))
+        outputs = tuple((o.get_element_type().name, str(o.get_partial_shape())) for o in node.outputs())
+        return (node.op, _frozen(dict(node.attrs)), tuple(inputs), outputs)
 
     def _probe(self, node: Any) -> str | None:
         from arrayrt.ir.ops.sequence import TENSOR, value_kind
@@ -229,8 +276,10 @@ class JaxBackend(Backend):
                        and node.input_const(i) is None and not self._is_shape_only(node.input_value(i))
                        and not node.input_type(i).is_real]
             if runtime:
-                return (f"it indexes a sequence with input {', '.join(map(str, runtime))}, which is only "
-                        "known at inference; XLA compiles static shapes")
+                many = len(runtime) > 1
+                return (f"it takes a sequence (a list, which has no XLA type) and input{'s' if many else ''} "
+                        f"{', '.join(map(str, runtime))}, only known at inference, decide{'' if many else 's'} "
+                        "which elements it uses (a position, a condition); XLA compiles static shapes")
             return None
         args: list[Any] = []
         abstract: list[int] = []
@@ -248,7 +297,7 @@ class JaxBackend(Backend):
                 continue
             args.append(jax.ShapeDtypeStruct(dims, et.to_dtype()))
             abstract.append(i)
-        if not any(_may_be_shape_like(node.input_type(i), args[i].shape) for i in abstract):
+        if not abstract:
             return None
         try:
             k = Backend.kernel(self, node)

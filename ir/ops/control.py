@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from arrayrt.ir.graph import Node, Output
 from arrayrt.ir.ops._xp import dtype_of
 from arrayrt.ir.ops.base import Attr, OpDef, register
@@ -268,8 +269,12 @@ def _empty_concat(xp: Any, body: Any, desc: ConcatOutput) -> Any:
 
 
 def _iterate(xp: Any, plan: Any, body: Any, node: Node, args: Sequence[Any], *, trip: float,
-             cond: bool, cur_iter: int, cond_out: int) -> Any:
-    """Run the iterations of a TensorIterator (``trip`` from the slices, no condition) or a Loop."""
+             cond: bool, cur_iter: int, cond_out: int, to_device: Any = None) -> Any:
+    """Run the iterations of a TensorIterator (``trip`` from the slices, no condition) or a Loop.
+
+    The iteration number is made on the host and moved with the backend's ``to_device``: a tracing
+    backend (jax) then holds it as a constant, so a body condition computed from it alone stays a
+    Python value while tracing instead of a traced one that ``bool()`` cannot read."""
     ins = node.attrs["input_descriptions"]
     outs = node.attrs["output_descriptions"]
     feed: list[Any] = [None] * len(body.get_parameters())
@@ -288,7 +293,7 @@ def _iterate(xp: Any, plan: Any, body: Any, node: Node, args: Sequence[Any], *, 
     iter_has_initial = False
     if cur_iter >= 0:
         p = body.get_parameters()[cur_iter]
-        iter_type = dtype_of(xp, p.attrs["element_type"] if p.attrs["element_type"].is_static else Type.i64)
+        iter_type = (p.attrs["element_type"] if p.attrs["element_type"].is_static else Type.i64).to_dtype()
         iter_shape = (1,) if p.attrs["shape"].rank_is_static and len(p.attrs["shape"]) == 1 else ()
         iter_has_initial = any(d.body_parameter_index == cur_iter for d in ins)
         if any(d.body_parameter_index == cur_iter for d in merged):
@@ -301,7 +306,7 @@ def _iterate(xp: Any, plan: Any, body: Any, node: Node, args: Sequence[Any], *, 
     k = 0
     while cond and k < trip:
         if cur_iter >= 0 and not (k == 0 and iter_has_initial):
-            feed[cur_iter] = xp.reshape(xp.asarray(k, dtype=iter_type), iter_shape)
+            feed[cur_iter] = to_device(np.full(iter_shape, k, iter_type))
         for d, x, axis, starts in slices:
             if k < len(starts):
                 feed[d.body_parameter_index] = _take_slice(x, axis, starts[k], d.part_size)
@@ -583,7 +588,7 @@ class Loop(_SubGraphOp):
             trip = int(_scalar(xp, args[0]))
             cond = bool(_scalar(xp, args[1]))
             return _iterate(xp, plan, body, node, args, trip=trip if trip >= 0 else float("inf"), cond=cond,
-                            cur_iter=cur_iter, cond_out=cond_idx)
+                            cur_iter=cur_iter, cond_out=cond_idx, to_device=backend.to_device)
 
         return run
 

@@ -70,18 +70,6 @@ def test_auto_runs_on_cpu_while_the_target_compiles(slow):
     assert plan.history[0] == "CPU" and plan.history[-1] == "SLOW"
 
 
-def test_auto_on_the_real_npu_when_jax_is_installed():
-    if "NPU" not in ar.Core().available_devices:
-        pytest.skip("jax is not installed: no NPU device")
-    c = ar.Core().compile_model(model(), "AUTO", {"INFERENCE_PRECISION_HINT": "f32"})
-    x = np.array([[1, -2, 3, -4]], np.float32)
-    first = c([x])["y"]
-    assert c._plan.history == ["CPU"]  # the first inference ran on the CPU
-    assert c._plan.ready.wait(60)
-    np.testing.assert_allclose(c([x])["y"], first)
-    assert c._plan.history[-1] == "NPU"
-
-
 def test_auto_without_startup_fallback_compiles_the_target(slow):
     c = ar.Core().compile_model(model(), "AUTO:SLOW,CPU", {"ENABLE_STARTUP_FALLBACK": False})
     assert c.get_property("EXECUTION_DEVICES") == ["SLOW"]
