@@ -150,8 +150,10 @@ def run_pytest_stage(name: str, targets: Sequence[str], timeout: float, jobs: in
     detail = ", ".join(f"{v} {k}" for k, v in counts.items()) or f"pytest exited {proc.returncode}"
     if failing:
         detail += "; " + "; ".join(failing[:5]) + (" ..." if len(failing) > 5 else "")
+    # the end of each failure's text (the assertion and where), so a report read later says why
+    why = {t: failures[t][-1500:] for t in failing[:20]}
     return Stage(name, ok, time.perf_counter() - start, detail, {**counts, "refused_tests": refused,
-                                                                  "failing_tests": failing})
+                                                                  "failing_tests": failing, "failures": why})
 
 
 #: the message of a node GPU's supports refuses
