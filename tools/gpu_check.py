@@ -100,7 +100,8 @@ def environment() -> Stage:
         name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
         facts = {"device": name, "devices": cp.cuda.runtime.getDeviceCount(), "cupy": cp.__version__,
                  "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(),
-                 "cudnn": cls.libraries(cp)["cudnn"] is not None}
+                 "cudnn": cls.libraries(cp)["cudnn"] is not None,
+                 "native_erf": cls.libraries(cp)["erf"] is not None}
     except Exception as exc:  # noqa: BLE001 - report, do not crash the check
         return Stage("environment", False, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     for module in ("torch", "jax"):
@@ -110,7 +111,8 @@ def environment() -> Stage:
         except ImportError:
             facts[module] = None
     detail = (f"{facts['device']} (x{facts['devices']}), CuPy {facts['cupy']}, CUDA runtime "
-              f"{facts['cuda_runtime']}, cuDNN {'yes' if facts['cudnn'] else 'no'}, torch {facts['torch']}, "
+              f"{facts['cuda_runtime']}, cuDNN {'yes' if facts['cudnn'] else 'no'}, "
+              f"erf {'cupyx' if facts['native_erf'] else 'rational (no cupyx.scipy.special)'}, torch {facts['torch']}, "
               f"jax {facts['jax']}")
     return Stage("environment", True, time.perf_counter() - start, detail, facts)
 
