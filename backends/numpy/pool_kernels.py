@@ -103,7 +103,9 @@ def _max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
         return None
     dtype = np.dtype(t.to_dtype())
     window = node.op.window_attrs(node)
-    with_indices = node.get_output_size() == 2
+    two = node.get_output_size() == 2
+    # MaxPool-8/14 always has an indices output; most models never read it
+    with_indices = two and getattr(backend, "output_read", lambda n, i: True)(node, 1)
     index_dtype = np.dtype(node.attrs["index_element_type"].to_dtype()) if with_indices else None
     axis = node.attrs.get("axis", 0)
     plans: dict[tuple, MaxPoolPlan] = {}
@@ -113,6 +115,8 @@ def _max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
         if plan is None:
             plan = plans[x.shape] = MaxPoolPlan(x.shape, window, dtype, index_dtype,
                                                 normalize_axis(axis, x.ndim))
+        if two and not with_indices:
+            return plan(x, False), None
         return plan(x, with_indices)
 
     run.exec_type = "numpy_strided_max"
