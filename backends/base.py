@@ -152,10 +152,23 @@ class Backend:
     wrap_plan: ClassVar[Callable[..., Any] | None] = None
 
     def compile(self, model: Any, config: dict[str, Any] | None = None) -> Any:
-        """An executable plan for ``model`` (see :mod:`arrayrt.executor`)."""
+        """An executable plan for ``model`` (see :mod:`arrayrt.executor`). While it is built, kernels
+        may ask :meth:`output_read` which outputs anything reads."""
         from arrayrt.executor import build_plan
 
-        return build_plan(model, self, profile=bool((config or {}).get("PERF_COUNT", False)))
+        self._consumers, self._owners = model.consumers(), set(model.get_ordered_ops())
+        try:
+            return build_plan(model, self, profile=bool((config or {}).get("PERF_COUNT", False)))
+        finally:
+            self._consumers, self._owners = {}, set()
+
+    def output_read(self, node: Any, index: int) -> bool:
+        """Whether output ``index`` of ``node`` is read by anything in the model being compiled (True
+        when that is not known: outside :meth:`compile`, or a node of another graph such as a body
+        compiled inside its op's kernel). Kernels skip work for outputs nobody reads."""
+        if node not in getattr(self, "_owners", ()):
+            return True
+        return bool(self._consumers.get(node.output(index)))
 
     def describe(self) -> str:
         return f"{self.device} ({self.name})"

@@ -190,7 +190,6 @@ class CupyBackend(Backend):
                     pool.set_limit(size=limit)
         self.recording_state = _RecordingState()
         self._kernel_depth = 0
-        self._consumers: dict[Any, list[Any]] = {}
         self._probed: dict[int, tuple[Any, probe.Reads]] = {}
 
     def describe(self) -> str:
@@ -263,12 +262,6 @@ class CupyBackend(Backend):
         self._probed[node.uid] = (node, reads)
         return reads
 
-    def output_read(self, node: Any, index: int) -> bool:
-        """Whether output ``index`` of ``node`` is read by anything (True when unknown)."""
-        if not self._consumers:
-            return True
-        return bool(self._consumers.get(node.output(index)))
-
     # --- kernels -------------------------------------------------------------------------------
     def kernel(self, node: Any) -> Callable[..., Any]:
         """The override or generic kernel, given host copies of the inputs it reads on the host,
@@ -340,12 +333,8 @@ class CupyBackend(Backend):
 
     def compile(self, model: Any, config: dict[str, Any] | None = None) -> Any:
         fusion.fuse(model)
-        self._consumers = model.consumers()
-        try:
-            with self.cuda_device:
-                plan = super().compile(model, config)
-        finally:
-            self._consumers = {}
+        with self.cuda_device:
+            plan = super().compile(model, config)
         if not isinstance(plan.fn, CudaPlan):
             return plan
         ports = [p.output(0) for p in model.get_parameters()]

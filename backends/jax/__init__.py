@@ -427,7 +427,6 @@ class JaxBackend(Backend):
         return JitPlan(run, consts, self)
 
     def compile(self, model: Any, config: dict[str, Any] | None = None) -> Any:
-        self._consumers = model.consumers()
         self._requests, self._folded = {}, {}
         plan = super().compile(model, config)
         self._requests, self._folded = {}, {}

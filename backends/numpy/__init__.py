@@ -30,18 +30,7 @@ class NumpyBackend(Backend):
         from arrayrt.backends.numpy.fusion import fuse
 
         fuse(model)
-        self._consumers, self._owners = model.consumers(), set(model.get_ordered_ops())
-        try:
-            return super().compile(model, config)
-        finally:
-            self._consumers, self._owners = {}, set()
-
-    def output_read(self, node: Any, index: int) -> bool:
-        """Whether output ``index`` of ``node`` is read by anything in the model being compiled
-        (True for a node of another graph, e.g. a body compiled inside its op's kernel)."""
-        if node not in getattr(self, "_owners", ()):
-            return True
-        return bool(self._consumers.get(node.output(index)))
+        return super().compile(model, config)
 
     def to_device(self, array: Any) -> np.ndarray:
         return np.asarray(array)

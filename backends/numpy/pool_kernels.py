@@ -105,7 +105,7 @@ def _max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
     window = node.op.window_attrs(node)
     two = node.get_output_size() == 2
     # MaxPool-8/14 always has an indices output; most models never read it
-    with_indices = two and getattr(backend, "output_read", lambda n, i: True)(node, 1)
+    with_indices = two and backend.output_read(node, 1)
     index_dtype = np.dtype(node.attrs["index_element_type"].to_dtype()) if with_indices else None
     axis = node.attrs.get("axis", 0)
     plans: dict[tuple, MaxPoolPlan] = {}

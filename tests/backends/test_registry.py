@@ -95,3 +95,25 @@ def test_wrap_plan_receives_constants_as_an_argument(monkeypatch):
     assert WrappingBackend.seen == [2]
     assert "def run(C, a0):" in c._plan.source
     np.testing.assert_array_equal(c([np.zeros(2, np.float32)])[0], [3, 3])
+
+
+def test_builtin_devices_match_the_backend_classes():
+    """``BUILTIN_DEVICES`` lets a compile import only its device's backends; it must say what the
+    classes say."""
+    assert set(backends.BUILTIN_DEVICES) == set(backends.BUILTIN)
+    for name, device in backends.BUILTIN_DEVICES.items():
+        cls = backends.backend_class(name)
+        if cls is not None:
+            assert cls.device == device, name
+
+
+def test_compiling_for_cpu_imports_no_other_backend():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, arrayrt as ar, arrayrt.opset as ops\n"
+            "x = ops.parameter([2], np.float32, name='x')\n"
+            "ar.Core().compile_model(ar.Model([ops.relu(x)], [x]), 'CPU')\n"
+            "print(sorted(m for m in ('jax', 'cupy', 'array_api_strict') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
