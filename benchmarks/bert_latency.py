@@ -40,17 +40,13 @@ def profile(model, inputs, runs: int) -> None:
         request.infer(inputs)
         if i >= runs // 4:
             for rec in request.get_profiling_info():
-                if rec.status == "EXECUTED" or str(rec.status).endswith("EXECUTED"):
-                    by_type[f"{rec.node_type} ({rec.exec_type})"].append(_seconds(rec.real_time))
+                if rec.status.name == "EXECUTED":
+                    by_type[f"{rec.node_type} ({rec.exec_type})"].append(rec.real_seconds)
     n = runs - runs // 4
     rows = sorted(((sum(v) / n * 1e3, len(v) // n, k) for k, v in by_type.items()), reverse=True)
     print("arrayrt per op type (ms per inference, nodes):")
     for ms, count, key in rows:
         print(f"  {ms:7.3f}  {count:3d}  {key}")
-
-
-def _seconds(t) -> float:
-    return t.total_seconds() if hasattr(t, "total_seconds") else float(t)
 
 
 def main() -> None:

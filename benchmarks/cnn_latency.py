@@ -41,7 +41,7 @@ def profile(model, inputs, runs: int) -> None:
         request.infer(inputs)
         per_type: dict[str, float] = defaultdict(float)
         for rec in request.get_profiling_info():
-            per_type[rec.node_type] += rec.real_time
+            per_type[rec.node_type] += rec.real_seconds
         for name, t in per_type.items():
             totals[name].append(t * 1e3)
     for name, ts in sorted(totals.items(), key=lambda kv: -statistics.median(kv[1])):

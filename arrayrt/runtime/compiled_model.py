@@ -1,6 +1,8 @@
 """``CompiledModel``, ``InferRequest`` and ``AsyncInferQueue``, with OpenVINO's names and semantics."""
 from __future__ import annotations
 
+import datetime
+import enum
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,17 +20,35 @@ from arrayrt.runtime.results import InferResults, make_by_name
 from arrayrt.runtime.tensor import Tensor
 
 
+class ProfilingStatus(enum.Enum):
+    """``ProfilingInfo.Status``: OpenVINO's values."""
+
+    NOT_RUN = 0
+    OPTIMIZED_OUT = 1
+    EXECUTED = 2
+
+
 @dataclass
 class ProfilingInfo:
-    """One row of ``InferRequest.get_profiling_info()``; times are ``datetime.timedelta``-free
-    seconds in ``real_time`` (and ``cpu_time``, equal on synchronous backends)."""
+    """One row of ``InferRequest.get_profiling_info()``, as OpenVINO's: ``status`` is a
+    ``ProfilingInfo.Status``, ``real_time`` and ``cpu_time`` are ``datetime.timedelta`` (equal on
+    synchronous backends). ``real_seconds`` keeps the time as a float, below the microsecond that
+    ``timedelta`` resolves (a small elementwise op takes less)."""
 
     node_name: str
     node_type: str
     exec_type: str
-    status: str
-    real_time: float
-    cpu_time: float
+    status: ProfilingStatus
+    real_time: datetime.timedelta
+    cpu_time: datetime.timedelta
+    real_seconds: float = 0.0
+
+    Status = ProfilingStatus
+
+    @classmethod
+    def of(cls, node_name: str, node_type: str, exec_type: str, status: str, seconds: float) -> "ProfilingInfo":
+        t = datetime.timedelta(seconds=seconds)
+        return cls(node_name, node_type, exec_type, ProfilingStatus[status], t, t, seconds)
 
 
 _NOT_GIVEN = object()
@@ -349,8 +369,8 @@ class InferRequest:
         values = cm._run(arrays, self._states)
         self._latency = time.perf_counter() - start
         if cm._plan.profiled:
-            self._profile = [ProfilingInfo(r.node_name, r.node_type, r.exec_type, r.status,
-                                           r.real_time, r.real_time) for r in cm._plan.records]
+            self._profile = [ProfilingInfo.of(r.node_name, r.node_type, r.exec_type, r.status, r.real_time)
+                             for r in cm._plan.records]
         self._results = InferResults(cm._outputs, values, cm._by_name)
         return self._results
 

@@ -1,6 +1,7 @@
 """The OpenVINO-shaped runtime API: Core, CompiledModel, InferRequest, results, Tensor, errors."""
 from __future__ import annotations
 
+import datetime
 import threading
 
 import numpy as np
@@ -243,7 +244,11 @@ def test_profiling_info():
     info = req.get_profiling_info()
     names = {i.node_name for i in info}
     assert {"sum", "prod"} <= names
-    assert all(i.status == "EXECUTED" and i.real_time >= 0 for i in info if i.node_name in ("sum", "prod"))
+    timed = [i for i in info if i.node_name in ("sum", "prod")]
+    assert [i.status for i in timed] == [ar.ProfilingInfo.Status.EXECUTED] * 2
+    # OpenVINO's types: a Status enum and datetime.timedelta times
+    assert all(isinstance(i.real_time, datetime.timedelta) and i.real_time == i.cpu_time for i in timed)
+    assert all(i.real_seconds > 0 and abs(i.real_time.total_seconds() - i.real_seconds) < 1e-6 for i in timed)
     plain = ar.compile_model(two_input_model(), "CPU").create_infer_request()
     plain.infer([A, B])
     with pytest.raises(ar.ArrayrtError, match="PERF_COUNT"):
