@@ -36,9 +36,12 @@ class FusedConvolution(OpDef):
 
 
 def fuse(model: Any) -> int:
-    """Fuse conv -> Add(constant per-channel bias) [-> Relu | Clamp] chains in ``model``."""
+    """Fuse GELU decompositions into Gelu (:mod:`arrayrt.ir.passes.gelu_fusion`), then
+    conv -> Add(constant per-channel bias) [-> Relu | Clamp] chains in ``model``."""
+    from arrayrt.ir.passes.gelu_fusion import fuse_gelu
+
+    fused = fuse_gelu(model, record=True)
     users = model.consumers()
-    fused = 0
     for conv in model.get_ordered_ops():
         if conv.type_name not in _CONVS or not conv.output(0).get_element_type().is_real:
             continue

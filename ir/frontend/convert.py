@@ -42,8 +42,10 @@ def convert_model(input_model: Any, input: Any = None, output: Any = None,  # no
             raise ModelReadError("cutting an IR model (input/output) is not supported; convert from ONNX")
     else:
         from arrayrt.ir.frontend.onnx import convert_onnx
+        from arrayrt.ir.passes.gelu_fusion import fuse_gelu
 
         model = convert_onnx(input_model, input=input, output=output, report=report)
+        fuse_gelu(model)  # as OpenVINO's convert_model does
     embed_preprocessing(model, mean_values=mean_values, scale_values=scale_values,
                         reverse_input_channels=reverse_input_channels, layout=layout,
                         source_layout=source_layout, target_layout=target_layout)
