@@ -6,6 +6,11 @@ their ratio. The two are timed in alternating blocks of ``--runs`` inferences, `
 each keeps its best block median (robust to other work on the machine). ``--profile`` adds
 arrayrt's time per op type.
 
+Both runtimes run in this one process, so each also measures the other's spinning worker threads and
+the ratio comes out flattering (ResNet-18 1.05x here against 1.5-2.0x in separate processes): for the
+ratio use ``benchmarks/compare_openvino.py``, which times each runtime in a fresh process; this script
+is for the profile.
+
     .venv/bin/python benchmarks/bert_latency.py [--runs 200] [--repeat 5] [--profile]
 """
 from __future__ import annotations

@@ -6,6 +6,11 @@ Both libraries build the same architecture with the same weights (``arrayrt.test
 for CPU with f32 precision and the LATENCY hint, and run single synchronous inferences, alternating
 between the two so both see the same machine load. Medians (and minima), their ratio and the largest
 output difference are printed; ``--profile`` adds arrayrt's time per op type.
+
+Both runtimes run in this one process, so each also measures the other's spinning worker threads and
+the ratio comes out flattering (ResNet-18 1.05x here against 1.5-2.0x in separate processes): for the
+ratio use ``benchmarks/compare_openvino.py``, which times each runtime in a fresh process; this script
+is for the profile.
 """
 from __future__ import annotations
 
