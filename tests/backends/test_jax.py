@@ -360,7 +360,8 @@ def test_profiling_runs_op_by_op_on_the_device():
     c = ar.Core().compile_model(m, "NPU", {**F32, "PERF_COUNT": True})
     req = c.create_infer_request()
     np.testing.assert_allclose(req.infer([_rand(2, 2)])[0], np.maximum(_rand(2, 2) ** 2, 0), rtol=1e-6)
-    assert [r.exec_type for r in req.get_profiling_info() if r.status == "EXECUTED"] == ["jax_ref", "jax_ref"]
+    executed = [r.exec_type for r in req.get_profiling_info() if r.status == ar.ProfilingInfo.Status.EXECUTED]
+    assert executed == ["jax_ref", "jax_ref"]
 
 
 def test_cache_dir_turns_on_the_persistent_compilation_cache(tmp_path):
@@ -482,3 +483,61 @@ def test_npu_absent_without_jax(monkeypatch):
     monkeypatch.delitem(sys.modules, "arrayrt.backends.jax")
     monkeypatch.setattr(backends, "_cache", {})
     assert "NPU" not in ar.Core().available_devices
+
+
+def test_ynn_flag_joins_xla_flags_unless_opted_out_or_unknown(monkeypatch):
+    from arrayrt.backends import jax as jb
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    monkeypatch.delenv("ARRAYRT_XLA_CPU_YNN", raising=False)
+    monkeypatch.setattr(jb, "_jaxlib_version", lambda: (0, 10, 2))
+    assert jb.ynn_on_cpu()
+    assert jb.os.environ["XLA_FLAGS"] == "--xla_cpu_enable_fast_math=false " + jb.YNN_FLAG
+    assert jb.ynn_on_cpu() and jb.os.environ["XLA_FLAGS"].count("ynn") == 1  # added once
+    # the user's own choice of the flag stands
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT")
+    assert not jb.ynn_on_cpu()
+    assert jb.os.environ["XLA_FLAGS"].endswith("=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT")
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setenv("ARRAYRT_XLA_CPU_YNN", "0")
+    assert not jb.ynn_on_cpu() and jb.os.environ["XLA_FLAGS"] == ""
+    # an older jaxlib would abort on a flag it does not know
+    monkeypatch.delenv("ARRAYRT_XLA_CPU_YNN")
+    monkeypatch.setattr(jb, "_jaxlib_version", lambda: (0, 9, 9))
+    assert not jb.ynn_on_cpu() and jb.os.environ["XLA_FLAGS"] == ""
+
+
+_YNN_CHILD = """
+import os, numpy as np
+import arrayrt as ar
+import arrayrt.opset as ops
+from arrayrt.testing import models as M
+model = M.make_model(ops, M.resnet18, "resnet18")
+data = M.sample_inputs(model)
+npu = np.asarray(ar.Core().compile_model(model, "NPU", {"INFERENCE_PRECISION_HINT": "f32"})(data)[0])
+cpu = ar.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(data)[0]
+print("ynn" in os.environ.get("XLA_FLAGS", ""), float(np.max(np.abs(npu - cpu)) / np.max(np.abs(cpu))),
+      repr(float(np.sum(npu, dtype=np.float64))))
+"""
+
+
+def test_npu_convolutions_through_ynn_match_cpu():
+    """The flag reaches XLA (the backend sets it before jax starts): ResNet-18's float32 rounding
+    changes with it (its convolutions run in YNNPACK), and both ways it matches CPU."""
+    import os
+    import subprocess
+
+    from arrayrt.backends import jax as jb
+
+    runs = {}
+    for opt in ("0", "1"):
+        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+        env["ARRAYRT_XLA_CPU_YNN"] = opt
+        out = subprocess.run([sys.executable, "-c", _YNN_CHILD], capture_output=True, text=True, check=True,
+                             env=env)
+        flag, err, checksum = out.stdout.split()
+        assert float(err) < 1e-5
+        runs[opt] = (flag, checksum)
+    assert runs["0"][0] == "False"
+    if jb._jaxlib_version() >= jb.YNN_MIN_JAXLIB:
+        assert runs["1"][0] == "True" and runs["1"][1] != runs["0"][1]
