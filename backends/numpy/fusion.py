@@ -1,6 +1,7 @@
 """Graph fusions for the numpy backend: a convolution, its bias Add and its activation become one
 kernel, so the bias and the activation are applied in place on the convolution's fresh result
-instead of each allocating and sweeping a new array.
+instead of each allocating and sweeping a new array. The same for a MatMul by constant weights, its
+bias and Relu/Gelu (a dense layer), and for a layer-norm MVN and its scale and shift.
 
 The pass runs when the numpy backend compiles (on the compiled copy of the model, never the user's);
 the fused node keeps the last fused node's friendly name and tensor names, and lists every fused
@@ -36,11 +37,12 @@ class FusedConvolution(OpDef):
 
 
 def fuse(model: Any) -> int:
-    """Fuse GELU decompositions into Gelu (:mod:`arrayrt.ir.passes.gelu_fusion`), then
-    conv -> Add(constant per-channel bias) [-> Relu | Clamp] chains in ``model``."""
+    """Fuse GELU decompositions into Gelu (:mod:`arrayrt.ir.passes.gelu_fusion`), dense layers
+    and affine layer norms (:func:`fuse_dense_and_norm`), then conv -> Add(constant per-channel
+    bias) [-> Relu | Clamp] chains in ``model``."""
     from arrayrt.ir.passes.gelu_fusion import fuse_gelu
 
-    fused = fuse_gelu(model, record=True)
+    fused = fuse_gelu(model, record=True) + fuse_dense_and_norm(model)
     users = model.consumers()
     for conv in model.get_ordered_ops():
         if conv.type_name not in _CONVS or not conv.output(0).get_element_type().is_real:
@@ -133,3 +135,180 @@ def kernel(backend: Any, node: Node) -> Any:
             return y
     k.exec_type = "numpy_fused_conv_bias" + (f"_{act}" if act else "")
     return k
+
+
+# --- MatMul + bias [+ activation], MVN + scale [+ shift] -----------------------------------------
+
+
+class FusedMatMul(OpDef):
+    """MatMul by a constant 2-D matrix (``weights``, already transposed as the MatMul reads it), +
+    a constant bias along the last axis, then Relu or Gelu: a transformer's dense layer. Internal
+    to the numpy backend."""
+
+    type_name, version, opset = "FusedMatMul", 0, "numpy_internal"
+    n_inputs = (1, 1)
+    attrs = (Attr("weights", "any", write=False), Attr("bias", "any", None), Attr("activation", "str", None),
+             Attr("out_type", "any", write=False), Attr("out_shape", "any", write=False))
+
+    @classmethod
+    def infer(cls, node: Any) -> list:
+        return [(node.attrs["out_type"], node.attrs["out_shape"])]
+
+
+class FusedMVN(OpDef):
+    """MVN over the last axis (layer norm) then ``* scale`` and ``+ shift``, constants along the last
+    axis. Internal to the numpy backend."""
+
+    type_name, version, opset = "FusedMVN", 0, "numpy_internal"
+    n_inputs = (1, 1)
+    attrs = (Attr("layer_norm", "any", write=False), Attr("scale", "any", None), Attr("shift", "any", None))
+
+    @classmethod
+    def infer(cls, node: Any) -> list:
+        x = node.input_value(0)
+        return [(x.get_element_type(), x.get_partial_shape())]
+
+
+_FLOATS = (np.float32, np.float64)
+
+
+def _last_axis_constant(node: Node, prev: Node) -> np.ndarray | None:
+    """``node``'s other input (not ``prev``) as a constant that broadcasts along the last axis only,
+    of ``prev``'s dtype, as a 1-D array; None otherwise."""
+    other = node.input_value(1) if node.input_value(0).node is prev else node.input_value(0)
+    if other.node is prev:
+        return None
+    value = other.node.static_value(other.index)
+    out = prev.output(0).get_partial_shape()
+    if value is None or not out.rank_is_static or len(out) == 0 or value.ndim > len(out):
+        return None
+    last = out[-1]
+    if any(d != 1 for d in value.shape[:-1]) or not last.is_static:
+        return None
+    if value.ndim and value.shape[-1] not in (1, last.get_length()):
+        return None
+    if np.dtype(value.dtype) != prev.output(0).get_element_type().to_dtype():
+        return None
+    return np.ascontiguousarray(value.reshape(-1))
+
+
+def _replace(model: Any, chain: list[Node], node: Node) -> None:
+    last = chain[-1]
+    node._outputs[0].names = set(last.output(0)._info.names)
+    node.rt_info = dict(last.rt_info)
+    node.rt_info["originalLayersNames"] = ",".join(n.friendly_name for n in chain)
+    replace_uses(model, last.output(0), node.output(0))
+
+
+def fuse_dense_and_norm(model: Any) -> int:
+    """MatMul(x, constant 2-D W) -> Add(bias along the last axis) [-> Relu | Gelu], and
+    MVN(last axis) -> Multiply(scale) [-> Add(shift)], each into one node."""
+    users = model.consumers()
+    fused = 0
+    for node in model.get_ordered_ops():
+        if node.get_output_size() != 1 or node.output(0).get_element_type().to_dtype() not in _FLOATS:
+            continue
+        if node.type_name == "MatMul":
+            new, chain = _dense(node, users)
+        elif node.type_name == "MVN":
+            new, chain = _norm(node, users)
+        else:
+            continue
+        if new is not None:
+            _replace(model, chain, new)
+            users = model.consumers()
+            fused += 1
+    return fused
+
+
+def _step(users: dict, prev: Node, type_name: str) -> tuple[Node | None, np.ndarray | None]:
+    """``prev``'s only consumer when it is a ``type_name`` with a last-axis constant (see
+    :func:`_last_axis_constant`) that keeps ``prev``'s shape, and that constant."""
+    nxt = _single_user(users, prev)
+    if nxt is None or nxt.type_name != type_name:
+        return None, None
+    value = _last_axis_constant(nxt, prev)
+    if value is None or nxt.output(0).get_partial_shape() != prev.output(0).get_partial_shape():
+        return None, None
+    return nxt, value
+
+
+def _dense(mm: Node, users: dict) -> tuple[Node | None, list[Node]]:
+    w = mm.input_const(1)
+    sa = mm.input_shape(0)
+    if w is None or np.ndim(w) != 2 or mm.attrs["transpose_a"] or not sa.rank_is_static or len(sa) < 2:
+        return None, []
+    add, bias = _step(users, mm, "Add")
+    if add is None:
+        return None, []
+    chain, act = [mm, add], None
+    nxt = _single_user(users, add)
+    if nxt is not None and nxt.type_name == "Relu":
+        act = "relu"
+    elif nxt is not None and nxt.type_name == "Gelu" and nxt.op.version == 7:
+        act = "gelu_" + nxt.attrs["approximation_mode"].lower()
+    if act is not None:
+        chain.append(nxt)
+    w = np.asarray(w)
+    weights = w.T if mm.attrs["transpose_b"] else w  # a transposed view: BLAS reads it as such
+    out = chain[-1].output(0)
+    node = Node(FusedMatMul, [mm.input_value(0)],
+                {"weights": weights, "bias": bias, "activation": act, "out_type": out.get_element_type(),
+                 "out_shape": out.get_partial_shape()}, name=chain[-1].friendly_name)
+    return node, chain
+
+
+def _norm(mvn: Node, users: dict) -> tuple[Node | None, list[Node]]:
+    from arrayrt.backends.numpy.matmul_kernels import layer_norm_of
+
+    layer_norm = layer_norm_of(mvn)
+    if layer_norm is None:
+        return None, []
+    mul, scale = _step(users, mvn, "Multiply")
+    if mul is None:
+        return None, []
+    add, shift = _step(users, mul, "Add")
+    chain = [mvn, mul] + ([add] if add is not None else [])
+    node = Node(FusedMVN, [mvn.input_value(0)], {"layer_norm": layer_norm, "scale": scale, "shift": shift},
+                name=chain[-1].friendly_name)
+    return node, chain
+
+
+def dense_kernel(backend: Any, node: Node) -> Any:
+    """x @ W, then ``+= bias`` and the activation in place on the GEMM's fresh result."""
+    from arrayrt.ir.ops.activation import _gelu_erf, _gelu_tanh
+
+    a = node.attrs
+    w, bias, act = a["weights"], a["bias"], a["activation"]
+    k, n = w.shape
+    matmul, add = np.matmul, np.add
+    gelu = {"gelu_erf": _gelu_erf, "gelu_tanh": _gelu_tanh}.get(act)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        y = matmul(x.reshape(-1, k), w)
+        add(y, bias, out=y)
+        if act == "relu":
+            np.maximum(y, 0, out=y)
+        elif gelu is not None:
+            y = gelu(np, y)
+        return y.reshape(x.shape[:-1] + (n,))
+
+    run.exec_type = "numpy_fused_gemm_bias" + (f"_{act}" if act else "")
+    return run
+
+
+def norm_kernel(backend: Any, node: Node) -> Any:
+    """The layer-norm kernel (its result is a fresh array), then ``*= scale`` and ``+= shift`` in
+    place."""
+    a = node.attrs
+    layer_norm, scale, shift, multiply, add = a["layer_norm"], a["scale"], a["shift"], np.multiply, np.add
+
+    def run(x: np.ndarray) -> np.ndarray:
+        y = layer_norm(x)
+        multiply(y, scale, out=y)
+        if shift is not None:
+            add(y, shift, out=y)
+        return y
+
+    run.exec_type = "numpy_fused_layer_norm"
+    return run

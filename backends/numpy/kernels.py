@@ -14,4 +14,6 @@ OVERRIDES: dict[str, KernelFactory] = {
     **matmul_kernels.OVERRIDES,
     **indexing_kernels.OVERRIDES,
     "FusedConvolution": fusion.kernel,
+    "FusedMatMul": fusion.dense_kernel,
+    "FusedMVN": fusion.norm_kernel,
 }

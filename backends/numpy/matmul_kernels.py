@@ -82,7 +82,9 @@ def _layer_norm(n: int, normalize_variance: bool, eps: float, inside_sqrt: bool,
     return layer_norm
 
 
-def mvn_kernel(backend, node):
+def layer_norm_of(node):
+    """The :func:`_layer_norm` for an MVN node over its last axis (f32/f64, static last
+    dimension, constant axes), or None."""
     t, s = node.input_type(0), node.input_shape(0)
     if t not in _BLAS_TYPES or not s.rank_is_static or len(s) == 0 or not s[-1].is_static or s[-1] == 0:
         return None
@@ -96,9 +98,13 @@ def mvn_kernel(backend, node):
         axes, inside = reduction_axes(values, rank, node), node.attrs["eps_mode"] == "INSIDE_SQRT"
     if axes != (rank - 1,):
         return None
-    fn = _layer_norm(s[-1].get_length(), node.attrs["normalize_variance"], node.attrs["eps"], inside,
-                     t.to_dtype())
-    return _exec_type(fn, "numpy_layer_norm")
+    return _layer_norm(s[-1].get_length(), node.attrs["normalize_variance"], node.attrs["eps"], inside,
+                       t.to_dtype())
+
+
+def mvn_kernel(backend, node):
+    fn = layer_norm_of(node)
+    return None if fn is None else _exec_type(fn, "numpy_layer_norm")
 
 
 def softmax_kernel(backend, node):

@@ -1,4 +1,4 @@
-"""The numpy backend's conv + bias + activation fusion."""
+"""The numpy backend's fusions: conv + bias + activation, dense (MatMul + bias + activation), layer norm."""
 from __future__ import annotations
 
 import collections
@@ -64,3 +64,78 @@ def test_the_users_model_is_not_changed():
     before = [n.type_name for n in model.get_ordered_ops()]
     ar.compile_model(model, "CPU")
     assert [n.type_name for n in model.get_ordered_ops()] == before
+
+
+# --- dense layers and layer norms ---------------------------------------------------------------
+XS = RNG.normal(size=(2, 5, 8)).astype(np.float32)
+WD = RNG.normal(size=(8, 6)).astype(np.float32)
+BD = RNG.normal(size=(6,)).astype(np.float32)
+
+
+def dense_model(act=None, transpose_b=False, bias=BD, extra_output=False):
+    x = ops.parameter([2, 5, 8], np.float32, name="x")
+    mm = ops.matmul(x, WD.T.copy() if transpose_b else WD, False, transpose_b, name="mm")
+    y = ops.add(mm, bias, name="bias")
+    if act == "relu":
+        y = ops.relu(y, name="act")
+    elif act:
+        y = ops.gelu(y, act, name="act")
+    return ar.Model([y, mm] if extra_output else [y], [x])
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("act", [None, "relu", "erf", "tanh"])
+def test_dense_layer_fused_equals_unfused(act, transpose_b):
+    model = dense_model(act, transpose_b)
+    fused = ar.compile_model(model, "CPU")
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    np.testing.assert_allclose(fused([XS])[0], reference([XS])[0], rtol=1e-5, atol=1e-6)
+    kinds = [r.exec_type for r in fused._plan.records if r.status == "EXECUTED"]
+    suffix = {None: "", "relu": "_relu", "erf": "_gelu_erf", "tanh": "_gelu_tanh"}[act]
+    assert kinds == ["numpy_fused_gemm_bias" + suffix]
+    runtime = {n.friendly_name: n for n in fused.get_runtime_model().get_ordered_ops()}
+    last = runtime["act" if act else "bias"]
+    assert last.type_name == "FusedMatMul"
+    assert last.rt_info["originalLayersNames"].split(",") == ["mm", "bias"] + (["act"] if act else [])
+
+
+@pytest.mark.parametrize("case", ["bias_along_rows", "matmul_read_elsewhere"])
+def test_dense_layer_not_fused(case):
+    rows = RNG.normal(size=(5, 1)).astype(np.float32)
+    model = dense_model(bias=rows) if case == "bias_along_rows" else dense_model(extra_output=True)
+    c = ar.compile_model(model, "CPU")
+    assert not any(r.exec_type.startswith("numpy_fused") for r in c._plan.records)
+    out = c([XS])
+    mm = XS @ WD
+    np.testing.assert_allclose(out[0], mm + (rows if case == "bias_along_rows" else BD), rtol=1e-5, atol=1e-5)
+    if case == "matmul_read_elsewhere":
+        np.testing.assert_allclose(out[1], mm, rtol=1e-5, atol=1e-5)
+
+
+def norm_model(shift=True, scale_shape=(8,)):
+    x = ops.parameter([2, 5, 8], np.float32, name="x")
+    y = ops.mvn(x, np.array([-1], np.int64), True, 1e-5, "inside_sqrt", name="mvn")
+    y = ops.multiply(y, RNG.uniform(0.5, 2, scale_shape).astype(np.float32), name="scale")
+    if shift:
+        y = ops.add(y, RNG.normal(size=(8,)).astype(np.float32), name="shift")
+    return ar.Model([y], [x])
+
+
+@pytest.mark.parametrize("shift", [True, False])
+def test_layer_norm_scale_shift_fused_equals_unfused(shift):
+    model = norm_model(shift)
+    fused = ar.compile_model(model, "CPU")
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    np.testing.assert_allclose(fused([XS])[0], reference([XS])[0], rtol=1e-5, atol=1e-5)
+    assert [r.exec_type for r in fused._plan.records if r.status == "EXECUTED"] == ["numpy_fused_layer_norm"]
+    names = {n.friendly_name: n for n in fused.get_runtime_model().get_ordered_ops()}
+    assert names["shift" if shift else "scale"].rt_info["originalLayersNames"] == (
+        "mvn,scale,shift" if shift else "mvn,scale")
+
+
+def test_layer_norm_with_a_scale_along_another_axis_is_not_fused():
+    model = norm_model(scale_shape=(5, 1))
+    c = ar.compile_model(model, "CPU")
+    assert "numpy_fused_layer_norm" not in [r.exec_type for r in c._plan.records]
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    np.testing.assert_allclose(c([XS])[0], reference([XS])[0], rtol=1e-5, atol=1e-5)
