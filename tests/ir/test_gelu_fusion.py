@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from arrayrt.ir.passes.gelu_fusion import fuse_gelu
 
 import arrayrt as ar
 import arrayrt.opset as ops
-from arrayrt.ir.passes.gelu_fusion import fuse_gelu
 
 F = np.float32
 X = np.random.default_rng(0).normal(0, 2, (3, 16)).astype(F)
@@ -78,7 +78,10 @@ def test_tanh_forms_become_gelu_tanh(key):
     np.testing.assert_allclose(ar.compile_model(model, "CPU")([X])[0], want, rtol=1e-5, atol=1e-6)
 
 
-def almost(x, half=0.5, scale=math.sqrt(2)):
+SQRT2 = math.sqrt(2)
+
+
+def almost(x, half=0.5, scale=SQRT2):
     return ops.multiply(ops.multiply(x, c(half)), ops.add(ops.erf(ops.divide(x, c(scale))), c(1.0)))
 
 
