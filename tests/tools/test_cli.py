@@ -94,3 +94,20 @@ def test_info_partition_and_dot(capsys, tmp_path):
     assert "partition: 1 subgraphs" in out and "STRICT" in out
     dot = (tmp_path / "p.dot").read_text()
     assert dot.startswith("digraph model {") and "[STRICT]" in dot and "->" in dot
+
+
+def test_demo_runs_on_every_available_device(capsys):
+    """``make demo``: every device gets an accuracy row (GNA through HETERO:GNA,CPU at batch 1:
+    the model's 8x8 convolutions are outside GNA's limits) and none fails."""
+    code, out, _ = run(capsys, "demo", "-n", "1")
+    assert code == 0
+    table = out.split("max |diff| vs CPU\n", 1)[1].strip().splitlines()
+    labels = {line.split()[0]: line for line in table}
+    for device in ar.Core().available_devices:
+        assert device in labels, (device, out)
+        row = labels[device]
+        assert "failed" not in row, row
+        accuracy = float(re.search(r"\s(0\.\d+|1\.0+)\s", row).group(1))
+        assert accuracy > 0.95, row
+    if "GNA" in labels:
+        assert "(HETERO:GNA,CPU, batch 1)" in labels["GNA"]
