@@ -51,6 +51,18 @@ _ALIASES = {
 }
 
 
+class _Flag(int):
+    """A bool that can also be called: ``flag`` and ``flag()`` are both the truth value."""
+
+    def __call__(self) -> bool:
+        return bool(self)
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
+
+    __str__ = __repr__
+
+
 class Type:
     """An element type (``Type.f32``, ``Type("FP32")``, ``Type(np.float32)`` are the same object).
 
@@ -120,29 +132,42 @@ class Type:
             raise ArrayrtError("the dynamic element type has no numpy dtype")
         return np.dtype(self._dtype)
 
+    # OpenVINO's Python ``Type`` has these as methods (``t.is_real()``) and arrayrt's code reads them
+    # as properties (``t.is_real``): a :class:`_Flag` is both.
     @property
-    def is_real(self) -> bool:
-        return self.kind == "f"
+    def is_real(self) -> "_Flag":
+        return _Flag(self.kind == "f")
 
     @property
-    def is_integral(self) -> bool:
-        return self.kind in "iub"
+    def is_integral(self) -> "_Flag":
+        return _Flag(self.kind in "iub")
 
     @property
-    def is_integral_number(self) -> bool:
-        return self.kind in "iu"
+    def is_integral_number(self) -> "_Flag":
+        return _Flag(self.kind in "iu")
 
     @property
-    def is_signed(self) -> bool:
-        return self.kind in "if"
+    def is_signed(self) -> "_Flag":
+        return _Flag(self.kind in "if")
 
     @property
-    def is_static(self) -> bool:
-        return self.kind != "d"
+    def is_static(self) -> "_Flag":
+        return _Flag(self.kind != "d")
 
     @property
-    def is_dynamic(self) -> bool:
-        return self.kind == "d"
+    def is_dynamic(self) -> "_Flag":
+        return _Flag(self.kind == "d")
+
+    @property
+    def size(self) -> int:
+        """Bytes per element, rounded up (OpenVINO's ``Type.size``)."""
+        return (self.bitwidth + 7) // 8
+
+    def get_size(self) -> int:
+        return self.size
+
+    def get_bitwidth(self) -> int:
+        return self.bitwidth
 
     @property
     def packed(self) -> bool:
