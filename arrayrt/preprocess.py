@@ -249,7 +249,7 @@ class _State:
             raise ArrayrtError(f"{self.where}: {step} needs a floating-point tensor, it is {dtype} "
                                "(convert_element_type first)")
         if arr.size == 1:
-            return constant(arr.reshape([1] * 1).astype(dtype.to_dtype())).output(0)
+            return constant(arr.reshape(1).astype(dtype.to_dtype())).output(0)
         axis = self.axis("C", step)
         shape = self.out.get_partial_shape()
         channels = shape[axis] if shape.rank_is_static else Dimension()
@@ -380,11 +380,10 @@ class PrePostProcessor:
                 state.transpose_to(_layout(target))
         elif name == "convert_color":
             target = args[0]
-            if target not in _COLORS or (state.color, target) not in (
-                    (ColorFormat.RGB, ColorFormat.BGR), (ColorFormat.BGR, ColorFormat.RGB)) and state.color != target:
-                raise ArrayrtError(f"{state.where}: converting colour {state.color.name} to {target.name} is not "
-                                   "supported (RGB <-> BGR)")
-            if state.color != target:
+            if target != state.color:
+                if {state.color, target} != {ColorFormat.RGB, ColorFormat.BGR}:
+                    raise ArrayrtError(f"{state.where}: converting colour {state.color.name} to {target.name} is "
+                                       "not supported (RGB <-> BGR)")
                 state.reverse("convert_color")
             state.color = target
         elif name == "resize":

@@ -100,6 +100,7 @@ def ynn_on_cpu() -> bool:
     os.environ["XLA_FLAGS"] = f"{flags} {YNN_FLAG}".strip()
     return True
 
+
 #: default ``NPU_COMPILE_CACHE_SIZE``: XLA programs kept per compiled model
 DEFAULT_CACHE_SIZE = 8
 

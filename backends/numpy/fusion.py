@@ -15,6 +15,7 @@ import numpy as np
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops.base import Attr, OpDef
 from arrayrt.ir.passes import replace_uses
+from arrayrt.ir.shape import Dimension, PartialShape
 
 _CONVS = ("Convolution", "GroupConvolution")
 
@@ -147,12 +148,15 @@ class FusedMatMul(OpDef):
 
     type_name, version, opset = "FusedMatMul", 0, "numpy_internal"
     n_inputs = (1, 1)
-    attrs = (Attr("weights", "any", write=False), Attr("bias", "any", None), Attr("activation", "str", None),
-             Attr("out_type", "any", write=False), Attr("out_shape", "any", write=False))
+    attrs = (Attr("weights", "any", write=False), Attr("bias", "any", None), Attr("activation", "str", None))
 
     @classmethod
     def infer(cls, node: Any) -> list:
-        return [(node.attrs["out_type"], node.attrs["out_shape"])]
+        x = node.input_value(0)
+        shape = x.get_partial_shape()
+        if shape.rank_is_static:
+            shape = PartialShape([*list(shape)[:-1], Dimension(node.attrs["weights"].shape[1])])
+        return [(x.get_element_type(), shape)]
 
 
 class FusedMVN(OpDef):
@@ -251,10 +255,8 @@ def _dense(mm: Node, users: dict) -> tuple[Node | None, list[Node]]:
         chain.append(nxt)
     w = np.asarray(w)
     weights = w.T if mm.attrs["transpose_b"] else w  # a transposed view: BLAS reads it as such
-    out = chain[-1].output(0)
-    node = Node(FusedMatMul, [mm.input_value(0)],
-                {"weights": weights, "bias": bias, "activation": act, "out_type": out.get_element_type(),
-                 "out_shape": out.get_partial_shape()}, name=chain[-1].friendly_name)
+    node = Node(FusedMatMul, [mm.input_value(0)], {"weights": weights, "bias": bias, "activation": act},
+                name=chain[-1].friendly_name)
     return node, chain
 
 
