@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from arrayrt.backends.base import KernelFactory
+from arrayrt.backends.numpy import compiled
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.conv import backprop_pads, dilated, resolve_pads
 from numpy.lib.stride_tricks import as_strided
@@ -42,6 +43,10 @@ DEPTHWISE_NHWC_MAX = 64
 
 #: split a depthwise convolution over threads when each thread gets at least this many multiply-adds
 PARALLEL_MIN_WORK = 1 << 17
+
+#: the compiled depthwise loop is split over threads only above this many multiply-adds: below it a
+#: second thread measured no faster on the 2-core target (MobileNetV2's layers, 0.4-3.6 M each)
+COMPILED_PARALLEL_MIN_WORK = 1 << 23
 
 _local = threading.local()
 _pool: ThreadPoolExecutor | None = None
@@ -239,6 +244,12 @@ class ConvPlan:
         if self.plain:
             return
         depthwise = self.cg == 1 and self.og == 1 and groups > 1
+        if (depthwise and dtype == np.float32 and out_dtype == np.float32 and len(kernel) == 2
+                and all(d == 1 for d in dilations) and compiled.available()):
+            self.method = "compiled"
+            self.pads_begin = tuple(pads_begin)
+            self.compiled_workers = self.workers if work >= COMPILED_PARALLEL_MIN_WORK else 1
+            return
         if depthwise:
             p = math.prod(self.out)
             if p < DEPTHWISE_ADD_MIN and (p <= DEPTHWISE_NHWC_MAX or any(st > 1 for st in strides)):
@@ -264,7 +275,17 @@ class ConvPlan:
     def __call__(self, x: np.ndarray, w3: np.ndarray, bias: np.ndarray | None = None,
                  activation: Callable[[np.ndarray], Any] | None = None) -> np.ndarray:
         """The convolution; with a fused epilogue, ``+ bias`` then ``activation`` (in place) on
-        the result while it is still in cache (see :mod:`arrayrt.backends.numpy.fusion`)."""
+        the result while it is still in cache (see :mod:`arrayrt.backends.numpy.fusion`). In the
+        compiled depthwise loop, bias and an activation with ``bounds`` (Relu, Clamp) run inside the
+        loop."""
+        bounds = getattr(activation, "bounds", None)
+        if self.method == "compiled":
+            y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False), w3.reshape(w3.shape[0], *self.kernel),
+                                          bias, self.strides, self.pads_begin, tuple(self.out),
+                                          bounds or (-math.inf, math.inf), parallel, self.compiled_workers)
+            if activation is not None and bounds is None:
+                activation(y)
+            return y
         if self.method == "plain":
             y = self._plain(x, w3)
         elif self.method == "adds":
@@ -277,6 +298,9 @@ class ConvPlan:
             y = self._gemm(x, w3)
         if not self.flat and y.dtype == self.out_dtype and y.flags.c_contiguous:
             res = y  # a fresh array of this call: the epilogue may write into it
+            if bounds is not None and res.dtype == np.float32 and compiled.loaded():
+                compiled.bias_clamp(res, bias, bounds)  # one pass instead of two
+                return res
             if bias is not None:
                 np.add(res, bias, out=res)
         else:

@@ -9,9 +9,11 @@ node in ``rt_info["originalLayersNames"]`` (as OpenVINO's runtime model does).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+from arrayrt.backends.numpy import compiled
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops.base import Attr, OpDef
 from arrayrt.ir.passes import replace_uses
@@ -114,11 +116,13 @@ def kernel(backend: Any, node: Node) -> Any:
     if act == "relu":
         def activation(y: np.ndarray) -> None:
             np.maximum(y, 0, out=y)
+        activation.bounds = (0.0, math.inf)
     elif act == "clamp":
         low, high = a["low"], a["high"]
 
         def activation(y: np.ndarray) -> None:
             np.clip(y, low, high, out=y)
+        activation.bounds = (low, high)
     else:
         activation = None
     conv = Node(get_op(a["conv"]), node.input_values(), a["conv_attrs"], name=node.friendly_name)
@@ -285,6 +289,14 @@ def dense_kernel(backend: Any, node: Node) -> Any:
     k, n = w.shape
     matmul, add = np.matmul, np.add
     gelu = {"gelu_erf": _gelu_erf, "gelu_tanh": _gelu_tanh}.get(act)
+    if act == "gelu_erf" and w.dtype == np.float32 and bias.size == n and compiled.available():
+        bias_gelu = compiled.bias_gelu_erf  # bias and GELU in one compiled pass
+
+        def run(x: np.ndarray) -> np.ndarray:
+            return bias_gelu(matmul(x.reshape(-1, k), w), bias).reshape(x.shape[:-1] + (n,))
+
+        run.exec_type = "numba_fused_gemm_bias_gelu_erf"
+        return run
 
     def run(x: np.ndarray) -> np.ndarray:
         y = matmul(x.reshape(-1, k), w)

@@ -9,6 +9,7 @@ from arrayrt.backends.numpy import conv_kernels as ck
 @pytest.mark.parametrize("shape,stride,method", [((2, 48, 56, 56), 1, "adds"), ((1, 48, 40, 40), 1, "matvec"),
                                                  ((1, 64, 20, 20), 2, "nhwc"), ((1, 96, 7, 9), 1, "nhwc")])
 def test_threads_split_the_work_and_agree(shape, stride, method, monkeypatch):
+    monkeypatch.setenv("ARRAYRT_NUMBA", "0")  # the numpy kernels (the compiled loop: test_numpy_compiled.py)
     monkeypatch.setattr(ck, "PARALLEL_MIN_WORK", 1024)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)

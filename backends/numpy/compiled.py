@@ -1,0 +1,252 @@
+"""Compiled loops for the CPU (numpy) backend, written with numba, for two kernels that numpy can only
+write as many passes over memory: the depthwise convolution (a multiply-add pass per kernel tap, then
+bias and activation) and the erf GELU of a dense layer (about twenty passes for its rational erf fit).
+Each loop here is one pass, vectorised by LLVM: 3-4x faster on MobileNetV2's depthwise layers, 5-10x
+on BERT's GELU (``benchmarks/compare_openvino.py``, docs/performance.md).
+
+Everything here is optional. :func:`available` is false when numba does not import or when
+``ARRAYRT_NUMBA=0`` is set, and then the numpy kernels run instead, with the same results to
+float32 rounding (tests compare the two). numba is imported, and the loops compiled, the first time
+a model needs one: numba's LLVM adds about 175 MB to the process's resident memory, which a model
+without depthwise convolutions or GELU (ResNet-18) never pays. Once loaded, convolutions' bias +
+Relu/Clamp epilogues run compiled too (one pass instead of two; :func:`loaded`). ``cache=True`` keeps the machine
+code on disk, so a later process loads it in milliseconds. The loops release the GIL, so
+:func:`~arrayrt.backends.numpy.conv_kernels.parallel` can split them over a stream's threads.
+
+Two rules keep the loops vectorised and exact:
+
+* indices are unsigned (``U(i)``): numba otherwise wraps negative indices around, a branch per load
+  that stops LLVM's vectoriser (a 10x difference on these loops);
+* numpy's error model: a division by zero gives inf or NaN instead of raising, so the GELU's
+  division has no branch and vectorises (10x);
+* no ``fastmath`` beyond ``contract`` (fused multiply-add): the loops vectorise without reassociation,
+  and NaN must still propagate through a clamp as it does through ``numpy.clip``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+
+#: set to 0 to run the numpy kernels even where numba is installed
+ENV = "ARRAYRT_NUMBA"
+
+
+def loaded() -> bool:
+    """Whether a model in this process has already loaded the compiled loops (and so paid numba's
+    memory): then loops that only save a pass (:func:`bias_clamp`) are worth running too."""
+    return _kernels.cache_info().currsize > 0 and available()
+
+
+def available() -> bool:
+    """Whether the compiled loops run: numba imports and ``ARRAYRT_NUMBA`` is not ``0``."""
+    if os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return _numba() is not None
+
+
+@functools.cache
+def _numba() -> Any:
+    try:
+        import numba
+    except Exception:  # noqa: BLE001 - any import failure means: no compiled loops
+        return None
+    return numba
+
+
+@functools.cache
+def _kernels() -> dict[str, Any]:
+    """Compile (or load from numba's cache) the loops; called the first time one is needed."""
+    numba = _numba()
+    U = numba.uint64  # noqa: N806 - the unsigned index, see the module docstring
+    jit = functools.partial(numba.njit, nogil=True, cache=True, boundscheck=False, error_model="numpy",
+                            fastmath={"contract"})
+
+    @jit
+    def depthwise3x3_rows(x, w, b, out, s, ph, pw, lo, hi, low, high):
+        """3x3 depthwise, channels ``lo:hi`` of x [C, H, W] -> out [C, OH, OW], stride ``s`` on both
+        axes; each channel goes through a bordered buffer with one plane per column phase, so every
+        tap reads at unit stride, then one pass per output row does all nine taps, bias and clamp."""
+        c_in = w.shape[0]
+        h, wd = x.shape[1], x.shape[2]
+        oh_n, ow_n = out.shape[1], out.shape[2]
+        hp = (oh_n - 1) * s + 3
+        wq = ow_n + 2 // s
+        planes = np.zeros((s, hp, wq), np.float32)
+        row = np.zeros(wq * s, np.float32)
+        n = min(wd, wq * s - pw)
+        for c in range(lo, hi):
+            xc = x[c]
+            for i in range(h):
+                ii = i + ph
+                if ii >= hp:
+                    break
+                if s == 1:
+                    planes[0, ii, pw:pw + n] = xc[i, :n]
+                else:
+                    row[pw:pw + n] = xc[i, :n]
+                    for p in range(s):
+                        pl = planes[p, ii]
+                        for j in range(wq):
+                            pl[U(j)] = row[U(j * s + p)]
+            k = c % c_in
+            w0, w1, w2 = w[k, 0, 0], w[k, 0, 1], w[k, 0, 2]
+            w3, w4, w5 = w[k, 1, 0], w[k, 1, 1], w[k, 1, 2]
+            w6, w7, w8 = w[k, 2, 0], w[k, 2, 1], w[k, 2, 2]
+            bk = b[k]
+            p0, p1, p2 = planes[0], planes[1 % s], planes[2 % s]
+            o1, o2 = 1 // s, 2 // s
+            for oh in range(oh_n):
+                r = oh * s
+                a0, a1, a2 = p0[r], p1[r, o1:], p2[r, o2:]
+                a3, a4, a5 = p0[r + 1], p1[r + 1, o1:], p2[r + 1, o2:]
+                a6, a7, a8 = p0[r + 2], p1[r + 2, o1:], p2[r + 2, o2:]
+                orow = out[c, oh]
+                for ow in range(ow_n):
+                    j = U(ow)
+                    v = (bk + w0 * a0[j] + w1 * a1[j] + w2 * a2[j] + w3 * a3[j] + w4 * a4[j]
+                         + w5 * a5[j] + w6 * a6[j] + w7 * a7[j] + w8 * a8[j])
+                    v = high if v > high else v
+                    orow[j] = low if v < low else v
+            # the next channel overwrites the same interior; the border stays zero
+        return None
+
+    @jit
+    def depthwise_channels_last(x, wt, b, out, sh, sw, ph, pw, lo, hi, low, high):
+        """Any kernel size: output rows ``lo:hi`` of x [C, H, W] -> out [C, OH, OW] with the channels
+        as the inner (vectorised) loop: a bordered [rows, W, C] copy of the rows these outputs read,
+        ``wt`` [KH, KW, C]. For small images, where a row is too short to vectorise."""
+        c_n, h, wd = x.shape
+        kh_n, kw_n = wt.shape[0], wt.shape[1]
+        ow_n = out.shape[2]
+        r0 = lo * sh - ph
+        r1 = (hi - 1) * sh - ph + kh_n
+        wp = (ow_n - 1) * sw + kw_n
+        buf = np.zeros((r1 - r0, wp, c_n), np.float32)
+        n = min(wd, wp - pw)
+        for c in range(c_n):
+            for i in range(max(r0, 0), min(r1, h)):
+                bi = buf[i - r0]
+                xr = x[c, i]
+                for j in range(n):
+                    bi[U(j + pw), U(c)] = xr[U(j)]
+        acc = np.empty(c_n, np.float32)
+        tmp = np.empty((ow_n, c_n), np.float32)
+        for oh in range(lo, hi):
+            for ow in range(ow_n):
+                for c in range(c_n):
+                    acc[U(c)] = b[U(c)]
+                for kh in range(kh_n):
+                    brow = buf[oh * sh - ph + kh - r0]
+                    for kw in range(kw_n):
+                        src = brow[ow * sw + kw]
+                        wv = wt[kh, kw]
+                        for c in range(c_n):
+                            acc[U(c)] += wv[U(c)] * src[U(c)]
+                t = tmp[ow]
+                for c in range(c_n):
+                    v = acc[U(c)]
+                    v = high if v > high else v
+                    t[U(c)] = low if v < low else v
+            for c in range(c_n):
+                orow = out[c, oh]
+                for ow in range(ow_n):
+                    orow[U(ow)] = tmp[U(ow), U(c)]
+        return None
+
+    @jit
+    def bias_clamp(y, b, lo, hi, low, high):
+        """In place on rows ``lo:hi`` of float32 y [R, P]: y += b[row % len(b)], then clamp to
+        [low, high] (a convolution's epilogue, one pass instead of numpy's two)."""
+        nb = b.shape[0]
+        for r in range(lo, hi):
+            yr = y[r]
+            br = b[r % nb]
+            for j in range(yr.shape[0]):
+                v = yr[U(j)] + br
+                v = high if v > high else v
+                yr[U(j)] = low if v < low else v
+        return None
+
+    @jit
+    def bias_gelu_erf(y, b, p, q, clip):
+        """In place on float32 y [M, N]: x = y + b (b [N]), then x * clamp(0.5 + x P(x^2) / Q(x^2), 0, 1),
+        the rational fit of :func:`arrayrt.ir.ops.activation._gelu_erf` (degree 5 over 5), in one pass."""
+        p0, p1, p2, p3, p4, p5 = p[0], p[1], p[2], p[3], p[4], p[5]
+        q0, q1, q2, q3, q4, q5 = q[0], q[1], q[2], q[3], q[4], q[5]
+        zero, half, one = np.float32(0.0), np.float32(0.5), np.float32(1.0)
+        for i in range(y.shape[0]):
+            yr = y[i]
+            for j in range(yr.shape[0]):
+                x = yr[U(j)] + b[U(j)]
+                xc = clip if x > clip else x
+                xc = -clip if xc < -clip else xc
+                u = xc * xc
+                num = xc * (p0 + u * (p1 + u * (p2 + u * (p3 + u * (p4 + u * p5)))))
+                den = q0 + u * (q1 + u * (q2 + u * (q3 + u * (q4 + u * q5))))
+                s = half + num / den
+                s = one if s > one else s
+                s = zero if s < zero else s
+                yr[U(j)] = x * s
+        return None
+
+    return {"depthwise3x3_rows": depthwise3x3_rows, "depthwise_channels_last": depthwise_channels_last,
+            "bias_clamp": bias_clamp, "bias_gelu_erf": bias_gelu_erf}
+
+
+#: a 3x3 depthwise output row this wide or wider runs row by row; narrower ones channels-last
+ROWS_MIN_WIDTH = 24
+
+
+def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: tuple[int, int],
+                     pads_begin: tuple[int, int], out_hw: tuple[int, int], bounds: tuple[float, float],
+                     parallel: Any, workers: int) -> np.ndarray:
+    """Depthwise 2-D convolution of float32 ``x`` [N, C, H, W] by ``w`` [C, KH, KW] (dilation 1),
+    + ``bias`` [C], clamped to ``bounds``; ``parallel(part, total, workers)`` splits the work.
+    Returns a fresh contiguous [N, C, OH, OW] array."""
+    k = _kernels()
+    n, c = x.shape[:2]
+    oh, ow = out_hw
+    out = np.empty((n, c, oh, ow), np.float32)
+    b = np.zeros(c, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(c)
+    low, high = np.float32(bounds[0]), np.float32(bounds[1])
+    (sh, sw), (ph, pw) = strides, pads_begin
+    if w.shape[1:] == (3, 3) and sh == sw and ow >= ROWS_MIN_WIDTH:
+        xs, outs = x.reshape(n * c, *x.shape[2:]), out.reshape(n * c, oh, ow)
+        rows = k["depthwise3x3_rows"]
+        parallel(lambda lo, hi: rows(xs, w, b, outs, sh, ph, pw, lo, hi, low, high), n * c, workers)
+        return out
+    wt = np.ascontiguousarray(w.transpose(1, 2, 0))
+    last = k["depthwise_channels_last"]
+    for i in range(n):
+        xi, oi = x[i], out[i]
+        parallel(lambda lo, hi, xi=xi, oi=oi: last(xi, wt, b, oi, sh, sw, ph, pw, lo, hi, low, high), oh,
+                 workers)
+    return out
+
+
+def bias_clamp(y: np.ndarray, bias: np.ndarray | None, bounds: tuple[float, float]) -> None:
+    """In place on contiguous float32 ``y`` [N, C, ...]: ``y += bias`` (per channel: [C] elements, or
+    None), then clamp to ``bounds``. Bit for bit what ``numpy.add`` then ``numpy.clip`` give."""
+    n, c = y.shape[:2]
+    b = np.zeros(c, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(c)
+    _kernels()["bias_clamp"](y.reshape(n * c, -1), b, 0, n * c, np.float32(bounds[0]), np.float32(bounds[1]))
+
+
+@functools.cache
+def _gelu_coefficients() -> tuple[np.ndarray, np.ndarray, np.float32]:
+    from arrayrt.ir.ops.activation import _GELU_CLIP, _GELU_P, _GELU_Q
+
+    return np.asarray(_GELU_P, np.float32), np.asarray(_GELU_Q, np.float32), np.float32(_GELU_CLIP)
+
+
+def bias_gelu_erf(y: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """GELU (erf form) of ``y + bias`` in place, for contiguous float32 ``y`` [..., N] and ``bias`` [N]
+    (or None); returns ``y``."""
+    p, q, clip = _gelu_coefficients()
+    n = y.shape[-1] if y.ndim else 1
+    b = np.zeros(n, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(n)
+    _kernels()["bias_gelu_erf"](y.reshape(-1, n), b, p, q, clip)
+    return y
