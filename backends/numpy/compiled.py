@@ -9,7 +9,8 @@ Everything here is optional. :func:`available` is false when numba does not impo
 float32 rounding (tests compare the two). numba is imported, and the loops compiled, the first time
 a model needs one: numba's LLVM adds about 175 MB to the process's resident memory, which a model
 without depthwise convolutions or GELU (ResNet-18) never pays. Once loaded, convolutions' bias +
-Relu/Clamp epilogues run compiled too (one pass instead of two; :func:`loaded`). ``cache=True`` keeps the machine
+Relu/Clamp [+ residual] epilogues run compiled too (one pass instead of two or three;
+:func:`loaded`). ``cache=True`` keeps the machine
 code on disk, so a later process loads it in milliseconds. The loops release the GIL, so
 :func:`~arrayrt.backends.numpy.conv_kernels.parallel` can split them over a stream's threads.
 
@@ -157,17 +158,26 @@ def _kernels() -> dict[str, Any]:
         return None
 
     @jit
-    def bias_clamp(y, b, lo, hi, low, high):
-        """In place on rows ``lo:hi`` of float32 y [R, P]: y += b[row % len(b)], then clamp to
-        [low, high] (a convolution's epilogue, one pass instead of numpy's two)."""
+    def epilogue(y, b, r, lo, hi, low, high):
+        """In place on rows ``lo:hi`` of float32 y [R, P]: y += b[row % len(b)], then += r (rows of
+        y's shape, or a [0, 0] array for none), then clamp to [low, high]: a convolution's epilogue
+        in one pass instead of numpy's two or three."""
         nb = b.shape[0]
-        for r in range(lo, hi):
-            yr = y[r]
-            br = b[r % nb]
-            for j in range(yr.shape[0]):
-                v = yr[U(j)] + br
-                v = high if v > high else v
-                yr[U(j)] = low if v < low else v
+        has_r = r.shape[0] > 0
+        for i in range(lo, hi):
+            yr = y[i]
+            bi = b[i % nb]
+            if has_r:
+                rr = r[i]
+                for j in range(yr.shape[0]):
+                    v = (yr[U(j)] + bi) + rr[U(j)]
+                    v = high if v > high else v
+                    yr[U(j)] = low if v < low else v
+            else:
+                for j in range(yr.shape[0]):
+                    v = yr[U(j)] + bi
+                    v = high if v > high else v
+                    yr[U(j)] = low if v < low else v
         return None
 
     @jit
@@ -193,7 +203,7 @@ def _kernels() -> dict[str, Any]:
         return None
 
     return {"depthwise3x3_rows": depthwise3x3_rows, "depthwise_channels_last": depthwise_channels_last,
-            "bias_clamp": bias_clamp, "bias_gelu_erf": bias_gelu_erf}
+            "epilogue": epilogue, "bias_gelu_erf": bias_gelu_erf}
 
 
 #: a 3x3 depthwise output row this wide or wider runs row by row; narrower ones channels-last
@@ -227,12 +237,24 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stri
     return out
 
 
-def bias_clamp(y: np.ndarray, bias: np.ndarray | None, bounds: tuple[float, float]) -> None:
+def bias_residual_clamp(y: np.ndarray, bias: np.ndarray | None, residual: np.ndarray | None,
+                        bounds: tuple[float, float]) -> None:
     """In place on contiguous float32 ``y`` [N, C, ...]: ``y += bias`` (per channel: [C] elements, or
-    None), then clamp to ``bounds``. Bit for bit what ``numpy.add`` then ``numpy.clip`` give."""
+    None), ``y += residual`` (y's shape, or None), then clamp to ``bounds``. Bit for bit what
+    ``numpy.add``, ``numpy.add`` and ``numpy.clip`` give one after the other."""
     n, c = y.shape[:2]
     b = np.zeros(c, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(c)
-    _kernels()["bias_clamp"](y.reshape(n * c, -1), b, 0, n * c, np.float32(bounds[0]), np.float32(bounds[1]))
+    rows = y.reshape(n * c, -1)
+    r = _NO_ROWS if residual is None else np.ascontiguousarray(residual, np.float32).reshape(rows.shape)
+    _kernels()["epilogue"](rows, b, r, 0, n * c, np.float32(bounds[0]), np.float32(bounds[1]))
+
+
+def bias_clamp(y: np.ndarray, bias: np.ndarray | None, bounds: tuple[float, float]) -> None:
+    """:func:`bias_residual_clamp` without a residual."""
+    bias_residual_clamp(y, bias, None, bounds)
+
+
+_NO_ROWS = np.zeros((0, 0), np.float32)
 
 
 @functools.cache

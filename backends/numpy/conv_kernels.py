@@ -273,13 +273,23 @@ class ConvPlan:
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray, w3: np.ndarray, bias: np.ndarray | None = None,
-                 activation: Callable[[np.ndarray], Any] | None = None) -> np.ndarray:
-        """The convolution; with a fused epilogue, ``+ bias`` then ``activation`` (in place) on
-        the result while it is still in cache (see :mod:`arrayrt.backends.numpy.fusion`). In the
-        compiled depthwise loop, bias and an activation with ``bounds`` (Relu, Clamp) run inside the
-        loop."""
+                 activation: Callable[[np.ndarray], Any] | None = None,
+                 residual: np.ndarray | None = None) -> np.ndarray:
+        """The convolution; with a fused epilogue, ``+ bias``, ``+ residual`` then ``activation`` (in
+        place) on the result while it is still in cache (see :mod:`arrayrt.backends.numpy.fusion`).
+        In the compiled depthwise loop, bias and an activation with ``bounds`` (Relu, Clamp) run
+        inside the loop; once the compiled loops are loaded, the other epilogues are one pass."""
         bounds = getattr(activation, "bounds", None)
         if self.method == "compiled":
+            if residual is not None:
+                y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False),
+                                              w3.reshape(w3.shape[0], *self.kernel), bias, self.strides,
+                                              self.pads_begin, tuple(self.out), (-math.inf, math.inf),
+                                              parallel, self.compiled_workers)
+                compiled.bias_residual_clamp(y, None, residual, bounds or (-math.inf, math.inf))
+                if activation is not None and bounds is None:
+                    activation(y)
+                return y
             y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False), w3.reshape(w3.shape[0], *self.kernel),
                                           bias, self.strides, self.pads_begin, tuple(self.out),
                                           bounds or (-math.inf, math.inf), parallel, self.compiled_workers)
@@ -298,9 +308,10 @@ class ConvPlan:
             y = self._gemm(x, w3)
         if not self.flat and y.dtype == self.out_dtype and y.flags.c_contiguous:
             res = y  # a fresh array of this call: the epilogue may write into it
-            if bounds is not None and res.dtype == np.float32 and compiled.loaded():
-                compiled.bias_clamp(res, bias, bounds)  # one pass instead of two
-                return res
+            if (res.dtype == np.float32 and (bounds is not None or residual is not None)
+                    and (activation is None or bounds is not None) and compiled.loaded()):
+                compiled.bias_residual_clamp(res, bias, residual, bounds or (-math.inf, math.inf))
+                return res  # one pass instead of two or three
             if bias is not None:
                 np.add(res, bias, out=res)
         else:
@@ -311,6 +322,8 @@ class ConvPlan:
                 np.add(src, bias, out=res, casting="unsafe")
             else:
                 np.copyto(res, src, casting="unsafe")
+        if residual is not None:
+            np.add(res, residual, out=res, casting="unsafe")
         if activation is not None:
             activation(res)
         return res
@@ -424,7 +437,7 @@ def _forward_factory(grouped: bool) -> KernelFactory:
         weights = None if const is None else prepare(np.asarray(const))
         plans: dict[tuple, ConvPlan] = {}
 
-        def run(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        def run(x: np.ndarray, w: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
             key = (x.shape, w.shape)
             plan = plans.get(key)
             if plan is None:
@@ -433,7 +446,7 @@ def _forward_factory(grouped: bool) -> KernelFactory:
                 pb, pe = resolve_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads_begin, pads_end)
                 plan = plans[key] = ConvPlan(x.shape, groups, og, kernel, strides, dilations, pb, pe, dtype,
                                              out_dtype, getattr(backend, "threads", 1))
-            return plan(x, weights if weights is not None else prepare(w), bias, activation)
+            return plan(x, weights if weights is not None else prepare(w), bias, activation, residual)
 
         run.exec_type = "numpy_im2col_gemm"
         return run

@@ -23,11 +23,12 @@ _CONVS = ("Convolution", "GroupConvolution")
 
 
 class FusedConvolution(OpDef):
-    """Convolution or GroupConvolution (``conv``) + per-channel bias + Relu/Clamp. Internal to the
-    numpy backend: never registered, read or written."""
+    """Convolution or GroupConvolution (``conv``) + per-channel bias [+ a residual, the optional third
+    input, of the result's shape] [+ Relu/Clamp]. Internal to the numpy backend: never registered,
+    read or written."""
 
     type_name, version, opset = "FusedConvolution", 0, "numpy_internal"
-    n_inputs = (2, 2)
+    n_inputs = (2, 3)
     attrs = (Attr("conv", "str"), Attr("conv_attrs", "any", write=False), Attr("bias", "any", None),
              Attr("activation", "str", None), Attr("low", "float", None), Attr("high", "float", None))
 
@@ -35,14 +36,14 @@ class FusedConvolution(OpDef):
     def infer(cls, node: Any) -> list:
         from arrayrt.ir.ops import get_op
 
-        probe = Node(get_op(node.attrs["conv"]), node.input_values(), node.attrs["conv_attrs"])
+        probe = Node(get_op(node.attrs["conv"]), node.input_values()[:2], node.attrs["conv_attrs"])
         return [(probe.output(0).get_element_type(), probe.output(0).get_partial_shape())]
 
 
 def fuse(model: Any) -> int:
     """Fuse GELU decompositions into Gelu (:mod:`arrayrt.ir.passes.gelu_fusion`), dense layers
     and affine layer norms (:func:`fuse_dense_and_norm`), then conv -> Add(constant per-channel
-    bias) [-> Relu | Clamp] chains in ``model``."""
+    bias) [-> Add(residual of the same shape)] [-> Relu | Clamp] chains in ``model``."""
     from arrayrt.ir.passes.gelu_fusion import fuse_gelu
 
     fused = fuse_gelu(model, record=True) + fuse_dense_and_norm(model)
@@ -60,6 +61,10 @@ def fuse(model: Any) -> int:
         chain.append(add)
         act, low, high = None, None, None
         nxt = _single_user(users, add)
+        residual = _residual(nxt, add)
+        if residual is not None:  # a residual block's sum: added in place on the fresh result
+            chain.append(nxt)
+            nxt = _single_user(users, nxt)
         if nxt is not None and nxt.type_name == "Relu":
             act = "relu"
             chain.append(nxt)
@@ -67,7 +72,7 @@ def fuse(model: Any) -> int:
             act, low, high = "clamp", nxt.attrs["min"], nxt.attrs["max"]
             chain.append(nxt)
         last = chain[-1]
-        node = Node(FusedConvolution, conv.input_values(),
+        node = Node(FusedConvolution, conv.input_values() + ([residual] if residual is not None else []),
                     {"conv": conv.type_name, "conv_attrs": dict(conv.attrs), "bias": bias, "activation": act,
                      "low": low, "high": high}, name=last.friendly_name)
         node._outputs[0].names = set(last.output(0)._info.names)
@@ -85,6 +90,23 @@ def _single_user(users: dict, node: Node) -> Node | None:
     if len(us) != 1 or us[0].node.type_name == "Result" or node.get_output_size() != 1:
         return None
     return us[0].node
+
+
+def _residual(add: Node | None, prev: Node) -> Any:
+    """The other input of ``add`` when it is a computed tensor of exactly ``prev``'s type and static
+    shape (no broadcasting), else None."""
+    if add is None or add.type_name != "Add":
+        return None
+    a, b = add.input_value(0), add.input_value(1)
+    other = b if a.node is prev else a
+    if other.node is prev or other.node.static_value(other.index) is not None:
+        return None
+    mine = prev.output(0)
+    shape = mine.get_partial_shape()
+    if (not shape.is_static or other.get_partial_shape() != shape
+            or other.get_element_type() != mine.get_element_type()):
+        return None
+    return other
 
 
 def _bias(add: Node, conv: Node) -> np.ndarray | None:
@@ -125,7 +147,7 @@ def kernel(backend: Any, node: Node) -> Any:
         activation.bounds = (low, high)
     else:
         activation = None
-    conv = Node(get_op(a["conv"]), node.input_values(), a["conv_attrs"], name=node.friendly_name)
+    conv = Node(get_op(a["conv"]), node.input_values()[:2], a["conv_attrs"], name=node.friendly_name)
     factory = conv_kernels.forward_group_convolution if a["conv"] == "GroupConvolution" \
         else conv_kernels.forward_convolution
     k = factory(backend, conv, a["bias"], activation)
@@ -133,12 +155,15 @@ def kernel(backend: Any, node: Node) -> Any:
         base = backend.kernel(conv)
         bias = a["bias"]
 
-        def k(x, w):
+        def k(x, w, residual=None):
             y = np.add(base(x, w), bias)
+            if residual is not None:
+                np.add(y, residual, out=y)
             if activation is not None:
                 activation(y)
             return y
-    k.exec_type = "numpy_fused_conv_bias" + (f"_{act}" if act else "")
+    residual = node.get_input_size() == 3
+    k.exec_type = "numpy_fused_conv_bias" + ("_residual" if residual else "") + (f"_{act}" if act else "")
     return k
 
 

@@ -67,6 +67,59 @@ def test_the_users_model_is_not_changed():
     assert [n.type_name for n in model.get_ordered_ops()] == before
 
 
+def residual_block(act, residual="identity", grouped=False):
+    """conv -> bias -> Add(residual) [-> act]: the tail of a ResNet basic block (Relu) or of a
+    MobileNetV2 inverted residual (none, depthwise when ``grouped``)."""
+    x = ops.parameter([1, 4, 9, 9], np.float32, name="x")
+    if grouped:
+        conv = ops.group_convolution(x, RNG.uniform(-1, 1, (4, 1, 1, 3, 3)).astype(np.float32), [1, 1],
+                                     [1, 1], [1, 1], [1, 1], name="conv")
+    else:
+        conv = ops.convolution(x, W[:4], [1, 1], [1, 1], [1, 1], [1, 1], name="conv")
+    y = ops.add(conv, B[:, :4], name="bias")
+    r = ops.parameter([1, 4, 1, 9], np.float32, name="r")
+    other = {"identity": x, "broadcast": ops.relu(r), "self": y}[residual]
+    y = ops.add(other, y, name="sum")  # the residual first: either order is fused
+    if act == "relu":
+        y = ops.relu(y, name="act")
+    elif act == "clamp":
+        y = ops.clamp(y, -0.2, 0.7, name="act")
+    return ar.Model([y], [x, r] if residual == "broadcast" else [x])
+
+
+@pytest.mark.parametrize("numba", [True, False])
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("act", [None, "relu", "clamp"])
+def test_residual_add_fused(act, grouped, numba, monkeypatch):
+    if numba and not compiled.available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv(compiled.ENV, "1" if numba else "0")
+    if numba:
+        compiled.bias_clamp(np.zeros((1, 1, 1), np.float32), None, (0, 1))  # loaded: epilogues compiled
+    model = residual_block(act, grouped=grouped)
+    fused = ar.compile_model(model, "CPU")
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    np.testing.assert_allclose(fused([X])[0], reference([X])[0], rtol=1e-5, atol=1e-6)
+    kinds = exec_types(fused)
+    want = "numpy_fused_conv_bias_residual" + (f"_{act}" if act else "")
+    assert kinds[want] == 1 and set(kinds) <= {want, "parameter", "result"}, kinds
+    runtime = {n.friendly_name: n for n in fused.get_runtime_model().get_ordered_ops()}
+    last = runtime["act" if act else "sum"]
+    assert last.type_name == "FusedConvolution" and last.get_input_size() == 3
+    assert last.rt_info["originalLayersNames"].split(",") == ["conv", "bias", "sum"] + (["act"] if act else [])
+
+
+@pytest.mark.parametrize("residual", ["broadcast", "self"])
+def test_residual_not_fused_when_it_broadcasts_or_is_the_conv_itself(residual):
+    model = residual_block("relu", residual)
+    c = ar.compile_model(model, "CPU")
+    runtime = {n.friendly_name: n for n in c.get_runtime_model().get_ordered_ops()}
+    assert runtime["bias"].type_name == "FusedConvolution" and runtime["sum"].type_name == "Add"
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    inputs = [X] + ([RNG.normal(size=(1, 4, 1, 9)).astype(np.float32)] if residual == "broadcast" else [])
+    np.testing.assert_allclose(c(inputs)[0], reference(inputs)[0], rtol=1e-5, atol=1e-6)
+
+
 # --- dense layers and layer norms ---------------------------------------------------------------
 XS = RNG.normal(size=(2, 5, 8)).astype(np.float32)
 WD = RNG.normal(size=(8, 6)).astype(np.float32)
