@@ -6,15 +6,15 @@ on BERT's GELU (``benchmarks/compare_openvino.py``, docs/performance.md).
 
 Everything here is optional. :func:`available` is false when numba does not import or when
 ``ARRAYRT_NUMBA=0`` is set, and then the numpy kernels run instead, with the same results to
-float32 rounding (tests compare the two). numba is imported, and the loops compiled, the first time
-a model needs one: numba's LLVM adds about 175 MB to the process's resident memory, which a model
-without depthwise convolutions or GELU (ResNet-18) never pays. Once loaded, convolutions' bias +
-Relu/Clamp [+ residual] epilogues run compiled too (one pass instead of two or three;
-:func:`loaded`). ``cache=True`` keeps the machine
-code on disk, so a later process loads it in milliseconds. The loops release the GIL, so
+float32 rounding (tests compare the two). numba is imported, and the loops compiled, when the first
+model that needs one compiles (:func:`warm_up`: about 0.5 s from numba's disk cache, which
+``cache=True`` fills the first time, in several seconds). numba's LLVM adds about 175 MB to the
+process's resident memory, which a model without depthwise convolutions or GELU (ResNet-18) never
+pays. Once loaded, convolutions' bias + Relu/Clamp [+ residual] epilogues run compiled too (one
+pass instead of two or three; :func:`loaded`). The loops release the GIL, so
 :func:`~arrayrt.backends.numpy.conv_kernels.parallel` can split them over a stream's threads.
 
-Two rules keep the loops vectorised and exact:
+Three rules keep the loops vectorised and exact:
 
 * indices are unsigned (``U(i)``): numba otherwise wraps negative indices around, a branch per load
   that stops LLVM's vectoriser (a 10x difference on these loops);
@@ -206,6 +206,23 @@ def _kernels() -> dict[str, Any]:
             "epilogue": epilogue, "bias_gelu_erf": bias_gelu_erf}
 
 
+@functools.cache
+def warm_up() -> None:
+    """Load numba and every loop, at the argument types the kernels pass, so that compiling a model
+    that uses them does this work (about 0.5 s from numba's disk cache, seconds the first time ever)
+    rather than its first inference."""
+    from arrayrt.backends.numpy.conv_kernels import parallel
+
+    w = np.ones((2, 3, 3), np.float32)
+    for size in (ROWS_MIN_WIDTH, 4):  # row by row, channels-last
+        x = np.ones((1, 2, size, size), np.float32)
+        depthwise_conv2d(x, w, None, (1, 1), (1, 1), (size, size), (0.0, 6.0), parallel, 1)
+    y = np.ones((1, 2, 3), np.float32)
+    bias_residual_clamp(y, None, None, (0.0, 6.0))
+    bias_residual_clamp(y, None, y.copy(), (0.0, 6.0))
+    bias_gelu_erf(np.ones((2, 3), np.float32), np.ones(3, np.float32))
+
+
 #: a 3x3 depthwise output row this wide or wider runs row by row; narrower ones channels-last
 ROWS_MIN_WIDTH = 24
 
@@ -217,6 +234,8 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stri
     + ``bias`` [C], clamped to ``bounds``; ``parallel(part, total, workers)`` splits the work.
     Returns a fresh contiguous [N, C, OH, OW] array."""
     k = _kernels()
+    x = np.ascontiguousarray(x, np.float32)  # one machine-code version per array layout: keep to one
+    w = np.ascontiguousarray(w, np.float32)
     n, c = x.shape[:2]
     oh, ow = out_hw
     out = np.empty((n, c, oh, ow), np.float32)

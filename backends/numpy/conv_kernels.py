@@ -449,9 +449,22 @@ def _forward_factory(grouped: bool) -> KernelFactory:
             return plan(x, weights if weights is not None else prepare(w), bias, activation, residual)
 
         run.exec_type = "numpy_im2col_gemm"
+        if _compiled_depthwise(node, grouped, dtype, out_dtype):
+            compiled.warm_up()  # now, not at the first inference
+            run.exec_type = "numba_depthwise"
         return run
 
     return make
+
+
+def _compiled_depthwise(node: Any, grouped: bool, dtype: np.dtype, out_dtype: np.dtype) -> bool:
+    """Whether :class:`ConvPlan` will run this node through the compiled depthwise loop (for the
+    profile's exec type and to load the loops while compiling; the plan decides the same from the
+    input shape)."""
+    w = node.input(1).get_partial_shape()
+    return (grouped and w.rank_is_static and len(w) == 5 and w[1].is_static and w[1].get_length() == 1
+            and w[2].is_static and w[2].get_length() == 1 and dtype == out_dtype == np.float32
+            and all(d == 1 for d in node.attrs["dilations"]) and compiled.available())
 
 
 def _backprop_factory(grouped: bool) -> KernelFactory:

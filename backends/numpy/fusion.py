@@ -163,7 +163,8 @@ def kernel(backend: Any, node: Node) -> Any:
                 activation(y)
             return y
     residual = node.get_input_size() == 3
-    k.exec_type = "numpy_fused_conv_bias" + ("_residual" if residual else "") + (f"_{act}" if act else "")
+    library = "numba" if getattr(k, "exec_type", "").startswith("numba") else "numpy"
+    k.exec_type = f"{library}_fused_conv_bias" + ("_residual" if residual else "") + (f"_{act}" if act else "")
     return k
 
 
@@ -316,6 +317,7 @@ def dense_kernel(backend: Any, node: Node) -> Any:
     gelu = {"gelu_erf": _gelu_erf, "gelu_tanh": _gelu_tanh}.get(act)
     if act == "gelu_erf" and w.dtype == np.float32 and bias.size == n and compiled.available():
         bias_gelu = compiled.bias_gelu_erf  # bias and GELU in one compiled pass
+        compiled.warm_up()  # now, not at the first inference
 
         def run(x: np.ndarray) -> np.ndarray:
             return bias_gelu(matmul(x.reshape(-1, k), w), bias).reshape(x.shape[:-1] + (n,))
