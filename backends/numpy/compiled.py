@@ -76,22 +76,31 @@ def _kernels() -> dict[str, Any]:
         hp = (oh_n - 1) * s + 3
         wq = ow_n + 2 // s
         planes = np.zeros((s, hp, wq), np.float32)
-        row = np.zeros(wq * s, np.float32)
-        n = min(wd, wq * s - pw)
+        n = min(wd, wq * s - pw)  # input columns that land in the planes
+        # stride 2: input columns 2m, 2m+1 go to planes first, second at columns m + ka, m + kb (a loop
+        # LLVM vectorises as interleaved loads); the rest, and other strides, one column at a time
+        half = pw // 2
+        first, second = (0, 1) if pw % 2 == 0 else (1, 0)
+        ka, kb = half, half + pw % 2
+        pairs = max(0, min(n // 2, wq - kb)) if s == 2 else 0
         for c in range(lo, hi):
             xc = x[c]
-            for i in range(h):
+            for i in range(min(h, hp - ph)):
+                xr = xc[i]
                 ii = i + ph
-                if ii >= hp:
-                    break
                 if s == 1:
-                    planes[0, ii, pw:pw + n] = xc[i, :n]
-                else:
-                    row[pw:pw + n] = xc[i, :n]
-                    for p in range(s):
-                        pl = planes[p, ii]
-                        for j in range(wq):
-                            pl[U(j)] = row[U(j * s + p)]
+                    pl = planes[0, ii, pw:]  # explicit loops: numba's slice assignment is 3x slower
+                    for j in range(n):
+                        pl[U(j)] = xr[U(j)]
+                    continue
+                if pairs > 0:
+                    pa, pb = planes[first, ii, ka:], planes[second, ii, kb:]
+                    for m in range(pairs):
+                        pa[U(m)] = xr[U(2 * m)]
+                        pb[U(m)] = xr[U(2 * m + 1)]
+                for j in range(2 * pairs, n):
+                    col = j + pw
+                    planes[col % s, ii, col // s] = xr[j]
             k = c % c_in
             w0, w1, w2 = w[k, 0, 0], w[k, 0, 1], w[k, 0, 2]
             w3, w4, w5 = w[k, 1, 0], w[k, 1, 1], w[k, 1, 2]
@@ -127,12 +136,12 @@ def _kernels() -> dict[str, Any]:
         wp = (ow_n - 1) * sw + kw_n
         buf = np.zeros((r1 - r0, wp, c_n), np.float32)
         n = min(wd, wp - pw)
-        for c in range(c_n):
-            for i in range(max(r0, 0), min(r1, h)):
-                bi = buf[i - r0]
-                xr = x[c, i]
-                for j in range(n):
-                    bi[U(j + pw), U(c)] = xr[U(j)]
+        for i in range(max(r0, 0), min(r1, h)):  # the transposing copy: contiguous writes measured
+            bi = buf[i - r0]                      # 1.5-5x faster than contiguous reads
+            for j in range(n):
+                d = bi[j + pw]
+                for c in range(c_n):
+                    d[U(c)] = x[U(c), U(i), U(j)]
         acc = np.empty(c_n, np.float32)
         tmp = np.empty((ow_n, c_n), np.float32)
         for oh in range(lo, hi):

@@ -34,6 +34,8 @@ CASES = [  # shape, kernel, strides, pads_begin, pads_end
     ((2, 24, 48, 50), (3, 3), (2, 2), (1, 1), (1, 1)),   # rows, stride 2, batch 2
     ((1, 8, 64, 64), (3, 3), (2, 2), (0, 0), (1, 1)),    # rows, asymmetric (SAME_UPPER-like) pads
     ((1, 6, 80, 80), (3, 3), (3, 3), (1, 1), (0, 0)),    # rows, stride 3 (three column phases)
+    ((1, 4, 33, 47), (3, 3), (2, 2), (2, 2), (0, 0)),    # rows, stride 2, odd width, even left pad
+    ((1, 4, 30, 51), (3, 3), (2, 2), (1, 0), (1, 1)),    # rows, stride 2, odd width, no left pad
     ((1, 96, 7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),     # channels-last, small image
     ((2, 40, 14, 13), (5, 5), (2, 2), (2, 2), (2, 2)),   # channels-last, 5x5 strided
     ((1, 16, 28, 28), (5, 5), (1, 1), (2, 2), (2, 2)),   # channels-last, 5x5 on a wider image
