@@ -8,10 +8,11 @@ dispatch overhead and peak memory.
   (``arrayrt.testing.models``), compiled for CPU with ``INFERENCE_PRECISION_HINT=f32`` and the
   LATENCY hint. Every timing runs in a fresh process (``--repeats`` sync inferences, median), the two
   runtimes alternating over ``--rounds``; each runtime's median over the rounds, and the median of
-  the rounds' ratios (arrayrt / OpenVINO, each round's pair measured back to back) are printed. One process per runtime because each keeps worker threads that spin on
-  the 2 cores for a while after an inference: timed in one process, each runtime also measures the
-  other's spinning threads (per-inference alternation in one process made ResNet-18 look 1.05x,
-  against 1.6-1.7x in separate processes). The outputs are compared once, in this process.
+  the rounds' ratios (arrayrt / OpenVINO, each round's pair measured back to back) are printed.
+  One process per runtime because each keeps worker threads that spin on the 2 cores for a while
+  after an inference: timed in one process, each runtime also measures the other's spinning
+  threads (per-inference alternation in one process made ResNet-18 look 1.05x, against 1.6-1.7x
+  in separate processes). The outputs are compared once, in this process.
 * Dispatch overhead: a chain of 500 ``Add`` on a 1x16 tensor, per op, beside a bare Python loop of
   ``numpy.add`` and OpenVINO (and ONNX Runtime when installed).
 * Peak RSS: ResNet-18 read from the same IR and run 20 times in a fresh process per runtime
