@@ -26,6 +26,7 @@ Three rules keep the loops vectorised and exact:
 from __future__ import annotations
 
 import functools
+import math
 import os
 from typing import Any
 
@@ -66,10 +67,12 @@ def _kernels() -> dict[str, Any]:
                             fastmath={"contract"})
 
     @jit
-    def depthwise3x3_rows(x, w, b, out, s, ph, pw, lo, hi, low, high):
+    def depthwise3x3_rows(x, w, b, out, s, ph, pw, lo, hi, low, high, ib, ilow, ihigh):
         """3x3 depthwise, channels ``lo:hi`` of x [C, H, W] -> out [C, OH, OW], stride ``s`` on both
         axes; each channel goes through a bordered buffer with one plane per column phase, so every
-        tap reads at unit stride, then one pass per output row does all nine taps, bias and clamp."""
+        tap reads at unit stride, then one pass per output row does all nine taps, bias and clamp.
+        The input is first transformed as it is copied: clamp(x + ib[c], ilow, ihigh) (the bias and
+        activation of the layer that produced x; zero and +-inf for none)."""
         c_in = w.shape[0]
         h, wd = x.shape[1], x.shape[2]
         oh_n, ow_n = out.shape[1], out.shape[2]
@@ -85,23 +88,32 @@ def _kernels() -> dict[str, Any]:
         pairs = max(0, min(n // 2, wq - kb)) if s == 2 else 0
         for c in range(lo, hi):
             xc = x[c]
+            k = c % c_in
+            ibk = ib[k]
             for i in range(min(h, hp - ph)):
                 xr = xc[i]
                 ii = i + ph
                 if s == 1:
                     pl = planes[0, ii, pw:]  # explicit loops: numba's slice assignment is 3x slower
                     for j in range(n):
-                        pl[U(j)] = xr[U(j)]
+                        v = xr[U(j)] + ibk
+                        v = ihigh if v > ihigh else v
+                        pl[U(j)] = ilow if v < ilow else v
                     continue
                 if pairs > 0:
                     pa, pb = planes[first, ii, ka:], planes[second, ii, kb:]
                     for m in range(pairs):
-                        pa[U(m)] = xr[U(2 * m)]
-                        pb[U(m)] = xr[U(2 * m + 1)]
+                        v = xr[U(2 * m)] + ibk
+                        v = ihigh if v > ihigh else v
+                        pa[U(m)] = ilow if v < ilow else v
+                        v = xr[U(2 * m + 1)] + ibk
+                        v = ihigh if v > ihigh else v
+                        pb[U(m)] = ilow if v < ilow else v
                 for j in range(2 * pairs, n):
                     col = j + pw
-                    planes[col % s, ii, col // s] = xr[j]
-            k = c % c_in
+                    v = xr[j] + ibk
+                    v = ihigh if v > ihigh else v
+                    planes[col % s, ii, col // s] = ilow if v < ilow else v
             w0, w1, w2 = w[k, 0, 0], w[k, 0, 1], w[k, 0, 2]
             w3, w4, w5 = w[k, 1, 0], w[k, 1, 1], w[k, 1, 2]
             w6, w7, w8 = w[k, 2, 0], w[k, 2, 1], w[k, 2, 2]
@@ -124,10 +136,11 @@ def _kernels() -> dict[str, Any]:
         return None
 
     @jit
-    def depthwise_channels_last(x, wt, b, out, sh, sw, ph, pw, lo, hi, low, high):
+    def depthwise_channels_last(x, wt, b, out, sh, sw, ph, pw, lo, hi, low, high, ib, ilow, ihigh):
         """Any kernel size: output rows ``lo:hi`` of x [C, H, W] -> out [C, OH, OW] with the channels
         as the inner (vectorised) loop: a bordered [rows, W, C] copy of the rows these outputs read,
-        ``wt`` [KH, KW, C]. For small images, where a row is too short to vectorise."""
+        transformed as in ``depthwise3x3_rows``; ``wt`` [KH, KW, C]. For small images, where a row
+        is too short to vectorise. 3x3 does its nine taps in one pass per output pixel."""
         c_n, h, wd = x.shape
         kh_n, kw_n = wt.shape[0], wt.shape[1]
         ow_n = out.shape[2]
@@ -141,9 +154,35 @@ def _kernels() -> dict[str, Any]:
             for j in range(n):
                 d = bi[j + pw]
                 for c in range(c_n):
-                    d[U(c)] = x[U(c), U(i), U(j)]
+                    v = x[U(c), U(i), U(j)] + ib[U(c)]
+                    v = ihigh if v > ihigh else v
+                    d[U(c)] = ilow if v < ilow else v
         acc = np.empty(c_n, np.float32)
         tmp = np.empty((ow_n, c_n), np.float32)
+        if kh_n == 3 and kw_n == 3:
+            w0, w1, w2 = wt[0, 0], wt[0, 1], wt[0, 2]
+            w3, w4, w5 = wt[1, 0], wt[1, 1], wt[1, 2]
+            w6, w7, w8 = wt[2, 0], wt[2, 1], wt[2, 2]
+            for oh in range(lo, hi):
+                r = oh * sh - ph - r0
+                b0, b1, b2 = buf[r], buf[r + 1], buf[r + 2]
+                for ow in range(ow_n):
+                    q = ow * sw
+                    a0, a1, a2 = b0[q], b0[q + 1], b0[q + 2]
+                    a3, a4, a5 = b1[q], b1[q + 1], b1[q + 2]
+                    a6, a7, a8 = b2[q], b2[q + 1], b2[q + 2]
+                    t = tmp[ow]
+                    for c in range(c_n):
+                        e = U(c)
+                        v = (b[e] + w0[e] * a0[e] + w1[e] * a1[e] + w2[e] * a2[e] + w3[e] * a3[e]
+                             + w4[e] * a4[e] + w5[e] * a5[e] + w6[e] * a6[e] + w7[e] * a7[e] + w8[e] * a8[e])
+                        v = high if v > high else v
+                        t[e] = low if v < low else v
+                for c in range(c_n):
+                    orow = out[c, oh]
+                    for ow in range(ow_n):
+                        orow[U(ow)] = tmp[U(ow), U(c)]
+            return None
         for oh in range(lo, hi):
             for ow in range(ow_n):
                 for c in range(c_n):
@@ -238,9 +277,12 @@ ROWS_MIN_WIDTH = 24
 
 def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: tuple[int, int],
                      pads_begin: tuple[int, int], out_hw: tuple[int, int], bounds: tuple[float, float],
-                     parallel: Any, workers: int) -> np.ndarray:
+                     parallel: Any, workers: int, in_bias: np.ndarray | None = None,
+                     in_bounds: tuple[float, float] = (-math.inf, math.inf)) -> np.ndarray:
     """Depthwise 2-D convolution of float32 ``x`` [N, C, H, W] by ``w`` [C, KH, KW] (dilation 1),
     + ``bias`` [C], clamped to ``bounds``; ``parallel(part, total, workers)`` splits the work.
+    ``in_bias`` [C] and ``in_bounds`` transform the input first (clamp(x + in_bias)): the epilogue
+    of the layer that produced ``x``, done as the loop copies it (the padding stays zero).
     Returns a fresh contiguous [N, C, OH, OW] array."""
     k = _kernels()
     x = np.ascontiguousarray(x, np.float32)  # one machine-code version per array layout: keep to one
@@ -250,18 +292,21 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stri
     out = np.empty((n, c, oh, ow), np.float32)
     b = np.zeros(c, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(c)
     low, high = np.float32(bounds[0]), np.float32(bounds[1])
+    ib = np.zeros(c, np.float32) if in_bias is None else np.ascontiguousarray(in_bias, np.float32).reshape(c)
+    ilow, ihigh = np.float32(in_bounds[0]), np.float32(in_bounds[1])
     (sh, sw), (ph, pw) = strides, pads_begin
     if w.shape[1:] == (3, 3) and sh == sw and ow >= ROWS_MIN_WIDTH:
         xs, outs = x.reshape(n * c, *x.shape[2:]), out.reshape(n * c, oh, ow)
         rows = k["depthwise3x3_rows"]
-        parallel(lambda lo, hi: rows(xs, w, b, outs, sh, ph, pw, lo, hi, low, high), n * c, workers)
+        parallel(lambda lo, hi: rows(xs, w, b, outs, sh, ph, pw, lo, hi, low, high, ib, ilow, ihigh), n * c,
+                 workers)
         return out
     wt = np.ascontiguousarray(w.transpose(1, 2, 0))
     last = k["depthwise_channels_last"]
     for i in range(n):
         xi, oi = x[i], out[i]
-        parallel(lambda lo, hi, xi=xi, oi=oi: last(xi, wt, b, oi, sh, sw, ph, pw, lo, hi, low, high), oh,
-                 workers)
+        parallel(lambda lo, hi, xi=xi, oi=oi: last(xi, wt, b, oi, sh, sw, ph, pw, lo, hi, low, high, ib, ilow,
+                                                   ihigh), oh, workers)
     return out
 
 

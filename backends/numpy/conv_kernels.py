@@ -277,25 +277,33 @@ class ConvPlan:
 
     def __call__(self, x: np.ndarray, w3: np.ndarray, bias: np.ndarray | None = None,
                  activation: Callable[[np.ndarray], Any] | None = None,
-                 residual: np.ndarray | None = None) -> np.ndarray:
+                 residual: np.ndarray | None = None,
+                 in_transform: tuple[np.ndarray, tuple[float, float]] | None = None) -> np.ndarray:
         """The convolution; with a fused epilogue, ``+ bias``, ``+ residual`` then ``activation`` (in
         place) on the result while it is still in cache (see :mod:`arrayrt.backends.numpy.fusion`).
         In the compiled depthwise loop, bias and an activation with ``bounds`` (Relu, Clamp) run
-        inside the loop; once the compiled loops are loaded, the other epilogues are one pass."""
+        inside the loop; once the compiled loops are loaded, the other epilogues are one pass.
+        ``in_transform`` (a per-channel bias and clamp bounds) is the epilogue of the layer before,
+        deferred to this one: the compiled loop applies it as it copies the input."""
         bounds = getattr(activation, "bounds", None)
+        if in_transform is not None and self.method != "compiled":
+            in_bias, (lo, hi) = in_transform
+            x = np.clip(np.add(x, in_bias.reshape(1, -1, *(1,) * len(self.kernel))), lo, hi)
+            in_transform = None
         if self.method == "compiled":
+            extra = () if in_transform is None else in_transform
             if residual is not None:
                 y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False),
                                               w3.reshape(w3.shape[0], *self.kernel), bias, self.strides,
                                               self.pads_begin, tuple(self.out), (-math.inf, math.inf),
-                                              parallel, self.compiled_workers)
+                                              parallel, self.compiled_workers, *extra)
                 compiled.bias_residual_clamp(y, None, residual, bounds or (-math.inf, math.inf))
                 if activation is not None and bounds is None:
                     activation(y)
                 return y
             y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False), w3.reshape(w3.shape[0], *self.kernel),
                                           bias, self.strides, self.pads_begin, tuple(self.out),
-                                          bounds or (-math.inf, math.inf), parallel, self.compiled_workers)
+                                          bounds or (-math.inf, math.inf), parallel, self.compiled_workers, *extra)
             if activation is not None and bounds is None:
                 activation(y)
             return y
@@ -420,7 +428,8 @@ class ConvPlan:
 
 def _forward_factory(grouped: bool) -> KernelFactory:
     def make(backend: Any, node: Any, bias: np.ndarray | None = None,
-             activation: Callable[[np.ndarray], Any] | None = None) -> Callable[..., Any] | None:
+             activation: Callable[[np.ndarray], Any] | None = None,
+             in_transform: tuple[np.ndarray, tuple[float, float]] | None = None) -> Callable[..., Any] | None:
         t = node.input_type(0)
         dtype = compute_dtype(t.to_dtype()) if t.is_static else None
         if dtype is None:
@@ -449,7 +458,8 @@ def _forward_factory(grouped: bool) -> KernelFactory:
                 pb, pe = resolve_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads_begin, pads_end)
                 plan = plans[key] = ConvPlan(x.shape, groups, og, kernel, strides, dilations, pb, pe, dtype,
                                              out_dtype, getattr(backend, "threads", 1))
-            return plan(x, weights if weights is not None else prepare(w), bias, activation, residual)
+            return plan(x, weights if weights is not None else prepare(w), bias, activation, residual,
+                        in_transform)
 
         run.exec_type = "numpy_im2col_gemm"
         if _compiled_depthwise(node, grouped, dtype, out_dtype):
@@ -462,12 +472,22 @@ def _forward_factory(grouped: bool) -> KernelFactory:
 
 def _compiled_depthwise(node: Any, grouped: bool, dtype: np.dtype, out_dtype: np.dtype) -> bool:
     """Whether :class:`ConvPlan` will run this node through the compiled depthwise loop (for the
-    profile's exec type and to load the loops while compiling; the plan decides the same from the
-    input shape)."""
+    profile's exec type, to load the loops while compiling, and for the fusions; the plan decides
+    the same from the input shape)."""
     w = node.input(1).get_partial_shape()
-    return (grouped and w.rank_is_static and len(w) == 5 and w[1].is_static and w[1].get_length() == 1
-            and w[2].is_static and w[2].get_length() == 1 and dtype == out_dtype == np.float32
-            and all(d == 1 for d in node.attrs["dilations"]) and compiled.available())
+    return (grouped and w.rank_is_static and len(w) == 5 and all(w[i].is_static for i in range(3))
+            and w[0].get_length() > 1 and w[1].get_length() == 1 and w[2].get_length() == 1
+            and dtype == out_dtype == np.float32 and all(d == 1 for d in node.attrs["dilations"])
+            and min(node.attrs["pads_begin"] + node.attrs["pads_end"], default=0) >= 0 and compiled.available())
+
+
+def compiled_depthwise(node: Any) -> bool:
+    """Whether the GroupConvolution ``node`` runs through the compiled depthwise loop."""
+    t = node.input_type(0)
+    if node.type_name != "GroupConvolution" or not t.is_static:
+        return False
+    dtype = np.dtype(t.to_dtype())
+    return _compiled_depthwise(node, True, compute_dtype(dtype), dtype)
 
 
 def _backprop_factory(grouped: bool) -> KernelFactory:

@@ -30,7 +30,9 @@ class FusedConvolution(OpDef):
     type_name, version, opset = "FusedConvolution", 0, "numpy_internal"
     n_inputs = (2, 3)
     attrs = (Attr("conv", "str"), Attr("conv_attrs", "any", write=False), Attr("bias", "any", None),
-             Attr("activation", "str", None), Attr("low", "float", None), Attr("high", "float", None))
+             Attr("activation", "str", None), Attr("low", "float", None), Attr("high", "float", None),
+             # the producer's epilogue, deferred into this (compiled depthwise) convolution's input copy
+             Attr("input_bias", "any", None), Attr("input_low", "float", None), Attr("input_high", "float", None))
 
     @classmethod
     def infer(cls, node: Any) -> list:
@@ -81,7 +83,39 @@ def fuse(model: Any) -> int:
         replace_uses(model, last.output(0), node.output(0))
         users = model.consumers()
         fused += 1
-    return fused
+    return fused + defer_into_depthwise(model)
+
+
+def defer_into_depthwise(model: Any) -> int:
+    """A fused convolution whose only reader is a depthwise convolution that runs compiled (an
+    inverted residual's expand layer) hands its bias and Relu/Clamp to that reader, which applies
+    them while it copies its input into its bordered buffer: one pass over the largest tensor of
+    the block fewer. Returns how many epilogues moved."""
+    from arrayrt.backends.numpy.conv_kernels import compiled_depthwise
+    from arrayrt.ir.ops import get_op
+
+    users = model.consumers()
+    moved = 0
+    for dw in model.get_ordered_ops():
+        if dw.op is not FusedConvolution or dw.attrs["conv"] != "GroupConvolution" or dw.get_input_size() != 2:
+            continue
+        src = dw.input_value(0).node
+        if (src.op is not FusedConvolution or src.get_input_size() != 2 or src.attrs["bias"] is None
+                or _single_user(users, src) is not dw):
+            continue
+        probe = Node(get_op("GroupConvolution"), dw.input_values(), dw.attrs["conv_attrs"])
+        if not compiled_depthwise(probe):
+            continue
+        a = src.attrs
+        low, high = {"relu": (0.0, math.inf), "clamp": (a["low"], a["high"])}.get(a["activation"],
+                                                                                (-math.inf, math.inf))
+        dw.attrs.update(input_bias=a["bias"], input_low=low, input_high=high)
+        a.update(bias=None, activation=None, low=None, high=None)
+        dw.rt_info["originalLayersNames"] = ",".join(
+            [f"{name} (input)" for name in src.rt_info.get("originalLayersNames", src.friendly_name).split(",")[1:]]
+            + dw.rt_info.get("originalLayersNames", dw.friendly_name).split(","))
+        moved += 1
+    return moved
 
 
 def _single_user(users: dict, node: Node) -> Node | None:
@@ -150,13 +184,19 @@ def kernel(backend: Any, node: Node) -> Any:
     conv = Node(get_op(a["conv"]), node.input_values()[:2], a["conv_attrs"], name=node.friendly_name)
     factory = conv_kernels.forward_group_convolution if a["conv"] == "GroupConvolution" \
         else conv_kernels.forward_convolution
-    k = factory(backend, conv, a["bias"], activation)
+    in_transform = None
+    if a["input_bias"] is not None:
+        in_transform = (np.asarray(a["input_bias"], np.float32).reshape(-1), (a["input_low"], a["input_high"]))
+    k = factory(backend, conv, a["bias"], activation, in_transform)
     if k is None:  # a case the numpy kernel does not take: the ops one after the other
         base = backend.kernel(conv)
         bias = a["bias"]
 
         def k(x, w, residual=None):
-            y = np.add(base(x, w), bias)
+            if in_transform is not None:
+                (lo, hi), shape = in_transform[1], (1, -1) + (1,) * (x.ndim - 2)
+                x = np.clip(np.add(x, in_transform[0].reshape(shape)), lo, hi)
+            y = base(x, w) if bias is None else np.add(base(x, w), bias)
             if residual is not None:
                 np.add(y, residual, out=y)
             if activation is not None:
@@ -164,7 +204,12 @@ def kernel(backend: Any, node: Node) -> Any:
             return y
     residual = node.get_input_size() == 3
     library = "numba" if getattr(k, "exec_type", "").startswith("numba") else "numpy"
+    if a["bias"] is None:  # its epilogue deferred to the depthwise convolution reading it
+        k.exec_type = f"{library}_conv_epilogue_deferred"
+        return k
     k.exec_type = f"{library}_fused_conv_bias" + ("_residual" if residual else "") + (f"_{act}" if act else "")
+    if in_transform is not None:
+        k.exec_type += "_with_input_epilogue"
     return k
 
 

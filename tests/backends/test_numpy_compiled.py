@@ -152,3 +152,22 @@ def test_env_switch_turns_the_loops_off(monkeypatch):
     assert not compiled.available() and not compiled.loaded()
     plan = ck.ConvPlan((1, 8, 16, 16), 8, 1, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), np.dtype("f4"), np.dtype("f4"))
     assert plan.method != "compiled"
+
+
+@pytest.mark.parametrize("width", [7, 40])  # channels-last and rows
+def test_input_transform_is_the_producers_epilogue(width, monkeypatch):
+    """clamp(x + in_bias) applied while copying = applied before the convolution, on the compiled
+    loop and on the numpy fallback a plan takes when the loops are off; the padding stays zero."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 16, width, width)).astype(np.float32) * 3
+    w = rng.standard_normal((16, 1, 9)).astype(np.float32)
+    in_bias = rng.standard_normal(16).astype(np.float32)
+    args = (x.shape, 16, 1, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), np.dtype("f4"), np.dtype("f4"))
+    transformed = np.clip(x + in_bias.reshape(1, 16, 1, 1), 0.0, 6.0)
+    want = ck.ConvPlan(*args)(transformed, w)
+    got = ck.ConvPlan(*args)(x, w, in_transform=(in_bias, (0.0, 6.0)))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    monkeypatch.setenv(compiled.ENV, "0")
+    plan = ck.ConvPlan(*args)
+    assert plan.method != "compiled"
+    np.testing.assert_allclose(plan(x, w, in_transform=(in_bias, (0.0, 6.0))), want, rtol=1e-5, atol=2e-6)

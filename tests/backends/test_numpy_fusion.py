@@ -121,6 +121,55 @@ def test_residual_not_fused_when_it_broadcasts_or_is_the_conv_itself(residual):
     np.testing.assert_allclose(c(inputs)[0], reference(inputs)[0], rtol=1e-5, atol=1e-6)
 
 
+def inverted_residual(act, size, stride, extra_reader=False):
+    """expand (1x1 conv, bias, act) -> depthwise 3x3 (bias, Clamp): MobileNetV2's first two layers."""
+    x = ops.parameter([1, 4, size, size], np.float32, name="x")
+    e = ops.convolution(x, RNG.uniform(-1, 1, (12, 4, 1, 1)).astype(np.float32), [1, 1], [0, 0], [0, 0], [1, 1],
+                        name="expand")
+    e = ops.add(e, RNG.uniform(-1, 1, (1, 12, 1, 1)).astype(np.float32), name="expand/bias")
+    if act == "relu":
+        e = ops.relu(e, name="expand/act")
+    elif act == "clamp":
+        e = ops.clamp(e, 0.0, 0.6, name="expand/act")
+    d = ops.group_convolution(e, RNG.uniform(-1, 1, (12, 1, 1, 3, 3)).astype(np.float32), [stride, stride],
+                              [1, 1], [1, 1], [1, 1], name="dw")
+    d = ops.add(d, RNG.uniform(-1, 1, (1, 12, 1, 1)).astype(np.float32), name="dw/bias")
+    d = ops.clamp(d, 0.0, 6.0, name="dw/act")
+    return ar.Model([d, ops.relu(e, name="other")] if extra_reader else [d], [x])
+
+
+@pytest.mark.parametrize("size,stride", [(40, 1), (50, 2), (7, 1), (9, 2)])  # row by row, channels-last
+@pytest.mark.parametrize("act", [None, "relu", "clamp"])
+def test_expand_epilogue_deferred_into_the_depthwise_copy(act, size, stride):
+    if not compiled.available():
+        pytest.skip("numba is not installed")
+    model = inverted_residual(act, size, stride)
+    fused = ar.compile_model(model, "CPU")
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    x = RNG.uniform(-1, 1, (1, 4, size, size)).astype(np.float32)
+    np.testing.assert_allclose(fused([x])[0], reference([x])[0], rtol=1e-5, atol=2e-6)
+    assert exec_types(fused) == {"numpy_conv_epilogue_deferred": 1,
+                                 "numba_fused_conv_bias_clamp_with_input_epilogue": 1}
+    runtime = {n.friendly_name: n for n in fused.get_runtime_model().get_ordered_ops()}
+    names = runtime["dw/act"].rt_info["originalLayersNames"].split(",")
+    assert names == [f"{n} (input)" for n in ["expand/bias"] + (["expand/act"] if act else [])] + \
+        ["dw", "dw/bias", "dw/act"]
+
+
+@pytest.mark.parametrize("case", ["extra_reader", "numba_off"])
+def test_expand_epilogue_kept_when_another_layer_reads_it_or_numba_is_off(case, monkeypatch):
+    if case == "numba_off":
+        monkeypatch.setenv(compiled.ENV, "0")
+    model = inverted_residual("clamp", 40, 1, extra_reader=case == "extra_reader")
+    fused = ar.compile_model(model, "CPU")
+    kinds = exec_types(fused)
+    assert "numpy_conv_epilogue_deferred" not in kinds and kinds["numpy_fused_conv_bias_clamp"] >= 1
+    reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
+    x = RNG.uniform(-1, 1, (1, 4, 40, 40)).astype(np.float32)
+    for got, want in zip(fused([x]).values(), reference([x]).values()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6)
+
+
 # --- dense layers and layer norms ---------------------------------------------------------------
 XS = RNG.normal(size=(2, 5, 8)).astype(np.float32)
 WD = RNG.normal(size=(8, 6)).astype(np.float32)
