@@ -9,6 +9,9 @@ Pattern, each step optional but at least one present, every intermediate read on
       -> Add(another tensor of the product's static shape)         (a residual)
       -> Relu | Clamp | Sigmoid | Tanh | Gelu      (f16 products: Relu | Clamp)
 
+First an exported GELU (``Div -> Erf -> Add -> Mul -> Mul`` or the tanh form, from ONNX) becomes one
+``Gelu`` (:mod:`arrayrt.ir.passes.gelu_fusion`, as on CPU), so it can join a tail.
+
 The pass runs when the GPU compiles (on the compiled copy of the model); the fused node keeps the
 last fused node's friendly name and tensor names and lists every fused node in
 ``rt_info["originalLayersNames"]``. The tail computes in the product's element type; transcendental
@@ -54,9 +57,12 @@ class FusedProduct(OpDef):
 
 
 def fuse(model: Any) -> int:
-    """Fuse every chain of the module docstring in ``model``; returns how many."""
+    """Fuse exported GELUs, then every chain of the module docstring in ``model``; returns how many
+    fusions."""
+    from arrayrt.ir.passes.gelu_fusion import fuse_gelu
+
+    fused = fuse_gelu(model, record=True)
     users = model.consumers()
-    fused = 0
     for producer in model.get_ordered_ops():
         if producer.type_name not in PRODUCERS or producer.get_output_size() != 1:
             continue

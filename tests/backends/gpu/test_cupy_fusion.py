@@ -2,6 +2,8 @@
 ``cupy.fuse`` kernel; what must not fuse stays apart; numerics are CPU's."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from arrayrt.backends.cupy import fusion
@@ -89,6 +91,20 @@ def test_matmul_bias_gelu_fuses_with_the_gemm_as_an_eager_step(gpu, mode):
     recording = c._plan.fn._free[0].recording
     assert (recording.graphs, recording.eager_steps) == (2, 1)  # the GEMM between two graphs
     assert gpu.fused_calls > 0
+
+
+def test_an_exported_gelu_is_fused_into_the_dense_tail(gpu):
+    """PyTorch's ONNX export of GELU before opset 20 (x * 0.5 * (1 + erf(x / sqrt 2))) after a dense
+    layer: on GPU as on CPU it becomes one Gelu, which then joins the MatMul's fused tail."""
+    x = ops.parameter([2, 5, 8], np.float32, name="x")
+    h = ops.add(ops.matmul(x, _w(16, 8), False, True), _w(16), name="bias")
+    erf = ops.erf(ops.divide(h, np.float32(math.sqrt(2.0))))
+    y = ops.multiply(ops.multiply(h, ops.add(erf, np.float32(1.0))), np.float32(0.5), name="gelu")
+    model = ar.Model([y], [x])
+    work, n = _fused(model)
+    assert n == 2 and _types(work) == ["GpuFusedProduct"]
+    assert work.get_results()[0].input_value(0).node.friendly_name == "gelu"
+    _check(model, [_x(2, 5, 8)], gpu, rtol=1e-5, atol=2e-6)
 
 
 def test_group_convolution_bias_clamp(gpu):
