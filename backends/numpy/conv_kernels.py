@@ -291,19 +291,14 @@ class ConvPlan:
             x = np.clip(np.add(x, in_bias.reshape(1, -1, *(1,) * len(self.kernel))), lo, hi)
             in_transform = None
         if self.method == "compiled":
-            extra = () if in_transform is None else in_transform
+            whole = (-math.inf, math.inf)
+            # with a residual, the clamp waits for the sum: after it, in one more compiled pass
+            inner = whole if residual is not None or bounds is None else bounds
+            y = compiled.depthwise_conv2d(x, w3.reshape(w3.shape[0], *self.kernel), bias, self.strides,
+                                          self.pads_begin, tuple(self.out), inner, parallel, self.compiled_workers,
+                                          *(in_transform or ()))
             if residual is not None:
-                y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False),
-                                              w3.reshape(w3.shape[0], *self.kernel), bias, self.strides,
-                                              self.pads_begin, tuple(self.out), (-math.inf, math.inf),
-                                              parallel, self.compiled_workers, *extra)
-                compiled.bias_residual_clamp(y, None, residual, bounds or (-math.inf, math.inf))
-                if activation is not None and bounds is None:
-                    activation(y)
-                return y
-            y = compiled.depthwise_conv2d(x.astype(np.float32, copy=False), w3.reshape(w3.shape[0], *self.kernel),
-                                          bias, self.strides, self.pads_begin, tuple(self.out),
-                                          bounds or (-math.inf, math.inf), parallel, self.compiled_workers, *extra)
+                compiled.bias_residual_clamp(y, None, residual, bounds or whole)
             if activation is not None and bounds is None:
                 activation(y)
             return y

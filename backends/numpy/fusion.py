@@ -1,7 +1,9 @@
 """Graph fusions for the numpy backend: a convolution, its bias Add and its activation become one
 kernel, so the bias and the activation are applied in place on the convolution's fresh result
-instead of each allocating and sweeping a new array. The same for a MatMul by constant weights, its
-bias and Relu/Gelu (a dense layer), and for a layer-norm MVN and its scale and shift.
+instead of each allocating and sweeping a new array; a residual Add after the bias joins them. The
+same for a MatMul by constant weights, its bias and Relu/Gelu (a dense layer), and for a layer-norm
+MVN and its scale and shift. A convolution read only by a compiled depthwise convolution hands its
+epilogue to that reader, which applies it while copying its input (an inverted residual's expand).
 
 The pass runs when the numpy backend compiles (on the compiled copy of the model, never the user's);
 the fused node keeps the last fused node's friendly name and tensor names, and lists every fused
@@ -45,7 +47,9 @@ class FusedConvolution(OpDef):
 def fuse(model: Any) -> int:
     """Fuse GELU decompositions into Gelu (:mod:`arrayrt.ir.passes.gelu_fusion`), dense layers
     and affine layer norms (:func:`fuse_dense_and_norm`), then conv -> Add(constant per-channel
-    bias) [-> Add(residual of the same shape)] [-> Relu | Clamp] chains in ``model``."""
+    bias) [-> Add(residual of the same shape)] [-> Relu | Clamp] chains in ``model``, then move
+    epilogues into the compiled depthwise convolutions that read them
+    (:func:`defer_into_depthwise`)."""
     from arrayrt.ir.passes.gelu_fusion import fuse_gelu
 
     fused = fuse_gelu(model, record=True) + fuse_dense_and_norm(model)
