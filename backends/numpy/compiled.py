@@ -38,7 +38,7 @@ ENV = "ARRAYRT_NUMBA"
 
 def loaded() -> bool:
     """Whether a model in this process has already loaded the compiled loops (and so paid numba's
-    memory): then loops that only save a pass (:func:`bias_clamp`) are worth running too."""
+    memory): then loops that only save a pass (:func:`bias_residual_clamp`) are worth running too."""
     return _kernels.cache_info().currsize > 0 and available()
 
 
