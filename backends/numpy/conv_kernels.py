@@ -250,8 +250,11 @@ class ConvPlan:
         if (depthwise and dtype == np.float32 and out_dtype == np.float32 and len(kernel) == 2
                 and all(d == 1 for d in dilations) and compiled.available()):
             self.method = "compiled"
-            self.pads_begin = tuple(pads_begin)
-            self.compiled_workers = self.workers if work >= COMPILED_PARALLEL_MIN_WORK else 1
+            workers = self.workers if work >= COMPILED_PARALLEL_MIN_WORK else 1
+            self.compiled = compiled.Depthwise(tuple(xshape), tuple(kernel), tuple(strides), tuple(pads_begin),
+                                               tuple(self.out), parallel, workers)
+            self.compiled_workers = workers
+            self._bound: tuple[Any, ...] | None = None  # (weights, bias, in_transform, bounds, bound call)
             return
         if depthwise:
             p = math.prod(self.out)
@@ -292,11 +295,14 @@ class ConvPlan:
             in_transform = None
         if self.method == "compiled":
             whole = (-math.inf, math.inf)
+            bound = self._bound
             # with a residual, the clamp waits for the sum: after it, in one more compiled pass
             inner = whole if residual is not None or bounds is None else bounds
-            y = compiled.depthwise_conv2d(x, w3.reshape(w3.shape[0], *self.kernel), bias, self.strides,
-                                          self.pads_begin, tuple(self.out), inner, parallel, self.compiled_workers,
-                                          *(in_transform or ()))
+            if (bound is None or bound[0] is not w3 or bound[1] is not bias or bound[2] is not in_transform
+                    or bound[3] != inner):
+                call = self.compiled.bind(w3.reshape(w3.shape[0], *self.kernel), bias, inner, *(in_transform or ()))
+                bound = self._bound = (w3, bias, in_transform, inner, call)
+            y = bound[4](x)
             if residual is not None:
                 compiled.bias_residual_clamp(y, None, residual, bounds or whole)
             if activation is not None and bounds is None:
