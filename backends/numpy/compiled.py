@@ -342,16 +342,25 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stri
     return plan.bind(w, bias, bounds, in_bias, in_bounds)(x)
 
 
+def epilogue(channels: int, bias: np.ndarray | None, bounds: tuple[float, float]) -> Any:
+    """``run(y, residual)``: :func:`bias_residual_clamp` with the bias and bounds prepared once."""
+    loop = _kernels()["epilogue"]
+    b = np.zeros(channels, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(channels)
+    low, high = np.float32(bounds[0]), np.float32(bounds[1])
+
+    def run(y: np.ndarray, residual: np.ndarray | None) -> None:
+        rows = y.reshape(y.shape[0] * y.shape[1], -1 if y.size else 0)
+        r = _NO_ROWS if residual is None else np.ascontiguousarray(residual, np.float32).reshape(rows.shape)
+        loop(rows, b, r, 0, rows.shape[0], low, high)
+    return run
+
+
 def bias_residual_clamp(y: np.ndarray, bias: np.ndarray | None, residual: np.ndarray | None,
                         bounds: tuple[float, float]) -> None:
     """In place on contiguous float32 ``y`` [N, C, ...]: ``y += bias`` (per channel: [C] elements, or
     None), ``y += residual`` (y's shape, or None), then clamp to ``bounds``. Bit for bit what
     ``numpy.add``, ``numpy.add`` and ``numpy.clip`` give one after the other."""
-    n, c = y.shape[:2]
-    b = np.zeros(c, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32).reshape(c)
-    rows = y.reshape(n * c, -1)
-    r = _NO_ROWS if residual is None else np.ascontiguousarray(residual, np.float32).reshape(rows.shape)
-    _kernels()["epilogue"](rows, b, r, 0, n * c, np.float32(bounds[0]), np.float32(bounds[1]))
+    epilogue(y.shape[1], bias, bounds)(y, residual)
 
 
 def bias_clamp(y: np.ndarray, bias: np.ndarray | None, bounds: tuple[float, float]) -> None:

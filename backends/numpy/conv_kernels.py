@@ -244,6 +244,7 @@ class ConvPlan:
         #: epilogues in one compiled pass: decided here, once (reading the environment per call cost
         #: 0.5 ms per MobileNetV2 inference)
         self.fast_epilogue = out_dtype == np.float32 and compiled.loaded()
+        self._epilogue: tuple[Any, ...] | None = None  # (bias, bounds, prepared compiled epilogue)
         if self.plain:
             return
         depthwise = self.cg == 1 and self.og == 1 and groups > 1
@@ -322,7 +323,11 @@ class ConvPlan:
             res = y  # a fresh array of this call: the epilogue may write into it
             if (self.fast_epilogue and res.dtype == np.float32 and (bounds is not None or residual is not None)
                     and (activation is None or bounds is not None)):
-                compiled.bias_residual_clamp(res, bias, residual, bounds or (-math.inf, math.inf))
+                epi = self._epilogue
+                if epi is None or epi[0] is not bias or epi[1] != bounds:
+                    call = compiled.epilogue(res.shape[1], bias, bounds or (-math.inf, math.inf))
+                    epi = self._epilogue = (bias, bounds, call)
+                epi[2](res, residual)
                 return res  # one pass instead of two or three
             if bias is not None:
                 np.add(res, bias, out=res)
