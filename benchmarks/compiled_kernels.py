@@ -14,28 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 
 import numpy as np
 from arrayrt.backends.numpy import compiled
 from arrayrt.backends.numpy import conv_kernels as ck
 from arrayrt.ir.ops.activation import _gelu_erf
+from indexing_kernels import best_ms  # benchmarks/ is on the path when this script runs
 
 #: MobileNetV2 (torchvision) depthwise layers: channels, input size, stride
 MOBILENET_V2_DEPTHWISE = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 1),
                           (192, 28, 2), (384, 14, 1), (384, 14, 1), (384, 14, 1), (576, 14, 1), (576, 14, 1),
                           (576, 14, 1), (576, 14, 2), (960, 7, 1), (960, 7, 1), (960, 7, 1)]
-
-
-def best_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times) * 1e3
 
 
 def relu6(y: np.ndarray) -> None:

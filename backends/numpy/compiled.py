@@ -363,11 +363,6 @@ def bias_residual_clamp(y: np.ndarray, bias: np.ndarray | None, residual: np.nda
     epilogue(y.shape[1], bias, bounds)(y, residual)
 
 
-def bias_clamp(y: np.ndarray, bias: np.ndarray | None, bounds: tuple[float, float]) -> None:
-    """:func:`bias_residual_clamp` without a residual."""
-    bias_residual_clamp(y, bias, None, bounds)
-
-
 _NO_ROWS = np.zeros((0, 0), np.float32)
 
 

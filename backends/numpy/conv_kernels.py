@@ -305,7 +305,7 @@ class ConvPlan:
                 bound = self._bound = (w3, bias, in_transform, inner, call)
             y = bound[4](x)
             if residual is not None:
-                compiled.bias_residual_clamp(y, None, residual, bounds or whole)
+                self._compiled_epilogue(y.shape[1], None, bounds)(y, residual)
             if activation is not None and bounds is None:
                 activation(y)
             return y
@@ -323,11 +323,7 @@ class ConvPlan:
             res = y  # a fresh array of this call: the epilogue may write into it
             if (self.fast_epilogue and res.dtype == np.float32 and (bounds is not None or residual is not None)
                     and (activation is None or bounds is not None)):
-                epi = self._epilogue
-                if epi is None or epi[0] is not bias or epi[1] != bounds:
-                    call = compiled.epilogue(res.shape[1], bias, bounds or (-math.inf, math.inf))
-                    epi = self._epilogue = (bias, bounds, call)
-                epi[2](res, residual)
+                self._compiled_epilogue(res.shape[1], bias, bounds)(res, residual)
                 return res  # one pass instead of two or three
             if bias is not None:
                 np.add(res, bias, out=res)
@@ -344,6 +340,14 @@ class ConvPlan:
         if activation is not None:
             activation(res)
         return res
+
+    def _compiled_epilogue(self, channels: int, bias: np.ndarray | None,
+                           bounds: tuple[float, float] | None) -> Callable[..., None]:
+        """:func:`compiled.epilogue` for this bias and these bounds, prepared once and kept."""
+        epi = self._epilogue
+        if epi is None or epi[0] is not bias or epi[1] != bounds:
+            epi = self._epilogue = (bias, bounds, compiled.epilogue(channels, bias, bounds or (-math.inf, math.inf)))
+        return epi[2]
 
     def _result(self, shape: Sequence[int]) -> np.ndarray:
         """Where a result goes: scratch when it is cropped into a fresh array afterwards."""

@@ -96,7 +96,7 @@ def test_residual_add_fused(act, grouped, numba, monkeypatch):
         pytest.skip("numba is not installed")
     monkeypatch.setenv(compiled.ENV, "1" if numba else "0")
     if numba:
-        compiled.bias_clamp(np.zeros((1, 1, 1), np.float32), None, (0, 1))  # loaded: epilogues compiled
+        compiled.warm_up()  # loaded: the plain convolutions' epilogues run compiled too
     model = residual_block(act, grouped=grouped)
     fused = ar.compile_model(model, "CPU")
     reference = ar.compile_model(model, "CPU", {"ARRAY_BACKEND": "array_api_strict"})
