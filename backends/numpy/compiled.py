@@ -67,41 +67,99 @@ def _kernels() -> dict[str, Any]:
                             fastmath={"contract"})
 
     @jit
-    def depthwise3x3_rows(x, w, b, out, s, ph, pw, lo, hi, low, high, ib, ilow, ihigh):
-        """3x3 depthwise, channels ``lo:hi`` of x [C, H, W] -> out [C, OH, OW], stride ``s`` on both
-        axes; each channel goes through a bordered buffer with one plane per column phase, so every
-        tap reads at unit stride, then one pass per output row does all nine taps, bias and clamp.
-        The input is first transformed as it is copied: clamp(x + ib[c], ilow, ihigh) (the bias and
-        activation of the layer that produced x; zero and +-inf for none)."""
+    def depthwise3x3_same(x, w, b, out, lo, hi, low, high, ib, ilow, ihigh):
+        """3x3 depthwise with stride 1 and one padding element on every side, channels ``lo:hi`` of
+        x [C, H, W] -> out [C, H, W]. Each channel is copied (transformed: clamp(x + ib[c], ilow,
+        ihigh), the epilogue of the layer that produced x; zero and +-inf for none) into a flat
+        buffer with a zero row above and below it and no border columns, so every tap is the same
+        flat shift and one loop over the whole image does all nine taps, bias and clamp, written
+        straight into ``out``. The taps of the first and last column that read across a row's end
+        (the left and right padding) are then recomputed without those taps. One long loop instead
+        of one per row: LLVM's vector loop takes 32 elements a turn, so a 28-wide row ran all scalar."""
+        c_in = w.shape[0]
+        h, wd = x.shape[1], x.shape[2]
+        hw = h * wd
+        p = np.zeros(hw + 2 * wd + 2, np.float32)
+        body = p[wd + 1:]
+        a0, a1, a2 = p[0:], p[1:], p[2:]
+        a3, a4, a5 = p[wd:], p[wd + 1:], p[wd + 2:]
+        a6, a7, a8 = p[2 * wd:], p[2 * wd + 1:], p[2 * wd + 2:]
+        for c in range(lo, hi):
+            k = c % c_in
+            ibk = ib[k]
+            xc = x[c].reshape(hw)
+            for t in range(hw):
+                v = xc[U(t)] + ibk
+                v = ihigh if v > ihigh else v
+                body[U(t)] = ilow if v < ilow else v
+            w0, w1, w2 = w[k, 0, 0], w[k, 0, 1], w[k, 0, 2]
+            w3, w4, w5 = w[k, 1, 0], w[k, 1, 1], w[k, 1, 2]
+            w6, w7, w8 = w[k, 2, 0], w[k, 2, 1], w[k, 2, 2]
+            bk = b[k]
+            oc = out[c].reshape(hw)
+            for o in range(hw):
+                j = U(o)
+                v = (bk + w0 * a0[j] + w1 * a1[j] + w2 * a2[j] + w3 * a3[j] + w4 * a4[j]
+                     + w5 * a5[j] + w6 * a6[j] + w7 * a7[j] + w8 * a8[j])
+                v = high if v > high else v
+                oc[j] = low if v < low else v
+            for oh in range(h):
+                o = oh * wd  # first column: no left taps
+                v = bk + w1 * a1[o] + w2 * a2[o] + w4 * a4[o] + w5 * a5[o] + w7 * a7[o] + w8 * a8[o]
+                v = high if v > high else v
+                oc[o] = low if v < low else v
+                o += wd - 1  # last column: no right taps
+                v = bk + w0 * a0[o] + w1 * a1[o] + w3 * a3[o] + w4 * a4[o] + w6 * a6[o] + w7 * a7[o]
+                v = high if v > high else v
+                oc[o] = low if v < low else v
+        return None
+
+    @jit
+    def depthwise3x3_planes(x, w, b, out, s, ph, pw, lo, hi, low, high, ib, ilow, ihigh):
+        """3x3 depthwise, stride ``s`` on both axes, any padding: channels ``lo:hi`` of x [C, H, W] ->
+        out [C, OH, OW]. Each channel is copied (transformed as in ``depthwise3x3_same``) into a bordered
+        buffer split into s x s stride-phase planes (row phase, column phase), each flat with
+        OW + 2 // s columns, so every tap is one plane at one flat shift; one loop over the flat
+        planes does all nine taps, bias and clamp (computing the few columns past OW too), and the
+        rows are then cropped into ``out``."""
         c_in = w.shape[0]
         h, wd = x.shape[1], x.shape[2]
         oh_n, ow_n = out.shape[1], out.shape[2]
-        hp = (oh_n - 1) * s + 3
-        wq = ow_n + 2 // s
-        planes = np.zeros((s, hp, wq), np.float32)
-        n = min(wd, wq * s - pw)  # input columns that land in the planes
-        # stride 2: input columns 2m, 2m+1 go to planes first, second at columns m + ka, m + kb (a loop
+        e = 2 // s
+        hq, wq = oh_n + e, ow_n + e
+        planes = np.zeros((s * s, hq * wq), np.float32)
+        flat = np.empty(oh_n * wq, np.float32)
+        n = min(wd, wq * s - pw)  # input columns and rows that land in the planes
+        rows = min(h, hq * s - ph)
+        # stride 2: input columns 2m, 2m+1 go to column phases first, second at m + ka, m + kb (a loop
         # LLVM vectorises as interleaved loads); the rest, and other strides, one column at a time
-        half = pw // 2
         first, second = (0, 1) if pw % 2 == 0 else (1, 0)
-        ka, kb = half, half + pw % 2
+        ka, kb = pw // 2, pw // 2 + pw % 2
         pairs = max(0, min(n // 2, wq - kb)) if s == 2 else 0
+        # tap (kh, kw) reads plane (kh % s) * s + kw % s from flat offset (kh // s) * wq + kw // s
+        r1, r2 = (1 % s) * s, (2 % s) * s
+        d1, d2 = (1 // s) * wq, (2 // s) * wq
+        c1, c2 = 1 // s, 2 // s
+        a0, a1, a2 = planes[0], planes[1 % s, c1:], planes[2 % s, c2:]
+        a3, a4, a5 = planes[r1, d1:], planes[r1 + 1 % s, d1 + c1:], planes[r1 + 2 % s, d1 + c2:]
+        a6, a7, a8 = planes[r2, d2:], planes[r2 + 1 % s, d2 + c1:], planes[r2 + 2 % s, d2 + c2:]
         for c in range(lo, hi):
             xc = x[c]
             k = c % c_in
             ibk = ib[k]
-            for i in range(min(h, hp - ph)):
+            for i in range(rows):
                 xr = xc[i]
                 ii = i + ph
+                ps, base = (ii % s) * s, (ii // s) * wq
                 if s == 1:
-                    pl = planes[0, ii, pw:]  # explicit loops: numba's slice assignment is 3x slower
+                    pl = planes[0, base + pw:]  # explicit loops: numba's slice assignment is 3x slower
                     for j in range(n):
                         v = xr[U(j)] + ibk
                         v = ihigh if v > ihigh else v
                         pl[U(j)] = ilow if v < ilow else v
                     continue
                 if pairs > 0:
-                    pa, pb = planes[first, ii, ka:], planes[second, ii, kb:]
+                    pa, pb = planes[ps + first, base + ka:], planes[ps + second, base + kb:]
                     for m in range(pairs):
                         v = xr[U(2 * m)] + ibk
                         v = ihigh if v > ihigh else v
@@ -113,25 +171,22 @@ def _kernels() -> dict[str, Any]:
                     col = j + pw
                     v = xr[j] + ibk
                     v = ihigh if v > ihigh else v
-                    planes[col % s, ii, col // s] = ilow if v < ilow else v
+                    planes[ps + col % s, base + col // s] = ilow if v < ilow else v
             w0, w1, w2 = w[k, 0, 0], w[k, 0, 1], w[k, 0, 2]
             w3, w4, w5 = w[k, 1, 0], w[k, 1, 1], w[k, 1, 2]
             w6, w7, w8 = w[k, 2, 0], w[k, 2, 1], w[k, 2, 2]
             bk = b[k]
-            p0, p1, p2 = planes[0], planes[1 % s], planes[2 % s]
-            o1, o2 = 1 // s, 2 // s
+            for o in range(oh_n * wq - e):  # the last row's columns past OW would read past the planes
+                j = U(o)
+                v = (bk + w0 * a0[j] + w1 * a1[j] + w2 * a2[j] + w3 * a3[j] + w4 * a4[j]
+                     + w5 * a5[j] + w6 * a6[j] + w7 * a7[j] + w8 * a8[j])
+                v = high if v > high else v
+                flat[j] = low if v < low else v
+            oc = out[c]
             for oh in range(oh_n):
-                r = oh * s
-                a0, a1, a2 = p0[r], p1[r, o1:], p2[r, o2:]
-                a3, a4, a5 = p0[r + 1], p1[r + 1, o1:], p2[r + 1, o2:]
-                a6, a7, a8 = p0[r + 2], p1[r + 2, o1:], p2[r + 2, o2:]
-                orow = out[c, oh]
+                orow, frow = oc[oh], flat[oh * wq:]
                 for ow in range(ow_n):
-                    j = U(ow)
-                    v = (bk + w0 * a0[j] + w1 * a1[j] + w2 * a2[j] + w3 * a3[j] + w4 * a4[j]
-                         + w5 * a5[j] + w6 * a6[j] + w7 * a7[j] + w8 * a8[j])
-                    v = high if v > high else v
-                    orow[j] = low if v < low else v
+                    orow[U(ow)] = frow[U(ow)]
             # the next channel overwrites the same interior; the border stays zero
         return None
 
@@ -139,7 +194,7 @@ def _kernels() -> dict[str, Any]:
     def depthwise_channels_last(x, wt, b, out, sh, sw, ph, pw, lo, hi, low, high, ib, ilow, ihigh):
         """Any kernel size: output rows ``lo:hi`` of x [C, H, W] -> out [C, OH, OW] with the channels
         as the inner (vectorised) loop: a bordered [rows, W, C] copy of the rows these outputs read,
-        transformed as in ``depthwise3x3_rows``; ``wt`` [KH, KW, C]. For small images, where a row
+        transformed as in ``depthwise3x3_same``; ``wt`` [KH, KW, C]. For small images, where a row
         is too short to vectorise. 3x3 does its nine taps in one pass per output pixel."""
         c_n, h, wd = x.shape
         kh_n, kw_n = wt.shape[0], wt.shape[1]
@@ -250,7 +305,8 @@ def _kernels() -> dict[str, Any]:
                 yr[U(j)] = x * s
         return None
 
-    return {"depthwise3x3_rows": depthwise3x3_rows, "depthwise_channels_last": depthwise_channels_last,
+    return {"depthwise3x3_same": depthwise3x3_same, "depthwise3x3_planes": depthwise3x3_planes,
+            "depthwise_channels_last": depthwise_channels_last,
             "epilogue": epilogue, "bias_gelu_erf": bias_gelu_erf}
 
 
@@ -262,17 +318,19 @@ def warm_up() -> None:
     from arrayrt.backends.numpy.conv_kernels import parallel
 
     w = np.ones((2, 3, 3), np.float32)
-    for size in (ROWS_MIN_WIDTH, 4):  # row by row, channels-last
+    for size, s in ((FLAT_MIN_WIDTH, 1), (2 * FLAT_MIN_WIDTH, 2), (4, 1)):  # same, planes, channels-last
         x = np.ones((1, 2, size, size), np.float32)
-        depthwise_conv2d(x, w, None, (1, 1), (1, 1), (size, size), (0.0, 6.0), parallel, 1)
+        depthwise_conv2d(x, w, None, (s, s), (1, 1), (size // s, size // s), (0.0, 6.0), parallel, 1)
     y = np.ones((1, 2, 3), np.float32)
     bias_residual_clamp(y, None, None, (0.0, 6.0))
     bias_residual_clamp(y, None, y.copy(), (0.0, 6.0))
     bias_gelu_erf(np.ones((2, 3), np.float32), np.ones(3, np.float32))
 
 
-#: a 3x3 depthwise output row this wide or wider runs row by row; narrower ones channels-last
-ROWS_MIN_WIDTH = 24
+#: a 3x3 depthwise output this wide or wider runs as one flat loop per channel; narrower ones
+#: channels-last (``benchmarks/compiled_kernels.py``: at 14 columns the flat loops were as fast or
+#: faster, at 7 they were 1.2-1.4x slower)
+FLAT_MIN_WIDTH = 12
 
 
 class Depthwise:
@@ -285,7 +343,9 @@ class Depthwise:
         self.n, self.c, self.h, self.w = xshape
         self.out_shape = (self.n, self.c, *out_hw)
         (self.sh, self.sw), (self.ph, self.pw) = strides, pads_begin
-        self.rows = tuple(kernel) == (3, 3) and self.sh == self.sw and out_hw[1] >= ROWS_MIN_WIDTH
+        flat = tuple(kernel) == (3, 3) and self.sh == self.sw and out_hw[1] >= FLAT_MIN_WIDTH
+        same = self.sh == 1 and (self.ph, self.pw) == (1, 1) and tuple(out_hw) == (self.h, self.w)
+        self.loop = ("depthwise3x3_same" if same else "depthwise3x3_planes") if flat else "depthwise_channels_last"
         self.parallel, self.workers = parallel, workers
 
     def bind(self, w: np.ndarray, bias: np.ndarray | None, bounds: tuple[float, float],
@@ -302,18 +362,20 @@ class Depthwise:
                    np.float32(in_bounds[1]))
         out_shape, parallel, workers = self.out_shape, self.parallel, self.workers
         sh, sw, ph, pw = self.sh, self.sw, self.ph, self.pw
-        if self.rows:
-            loop, wk = kernels["depthwise3x3_rows"], np.ascontiguousarray(w, np.float32)
+        if self.loop != "depthwise_channels_last":
+            loop, wk = kernels[self.loop], np.ascontiguousarray(w, np.float32)
             planes = self.n * c
+            # the same-padding loop takes no stride or padding arguments
+            geometry = () if self.loop == "depthwise3x3_same" else (sh, ph, pw)
 
             def run(x: np.ndarray) -> np.ndarray:
                 out = np.empty(out_shape, np.float32)
                 xs = np.ascontiguousarray(x, np.float32).reshape(planes, *x.shape[2:])
                 outs = out.reshape(planes, *out_shape[2:])
                 if workers == 1:
-                    loop(xs, wk, b, outs, sh, ph, pw, 0, planes, *scalars)
+                    loop(xs, wk, b, outs, *geometry, 0, planes, *scalars)
                 else:
-                    parallel(lambda lo, hi: loop(xs, wk, b, outs, sh, ph, pw, lo, hi, *scalars), planes, workers)
+                    parallel(lambda lo, hi: loop(xs, wk, b, outs, *geometry, lo, hi, *scalars), planes, workers)
                 return out
             return run
         loop, wt = kernels["depthwise_channels_last"], np.ascontiguousarray(np.transpose(w, (1, 2, 0)), np.float32)

@@ -29,24 +29,28 @@ def direct_depthwise(x, w, strides, pads, out_hw):
     return ref
 
 
-CASES = [  # shape, kernel, strides, pads_begin, pads_end
-    ((1, 32, 56, 56), (3, 3), (1, 1), (1, 1), (1, 1)),   # rows, stride 1
-    ((2, 24, 48, 50), (3, 3), (2, 2), (1, 1), (1, 1)),   # rows, stride 2, batch 2
-    ((1, 8, 64, 64), (3, 3), (2, 2), (0, 0), (1, 1)),    # rows, asymmetric (SAME_UPPER-like) pads
-    ((1, 6, 80, 80), (3, 3), (3, 3), (1, 1), (0, 0)),    # rows, stride 3 (three column phases)
-    ((1, 4, 33, 47), (3, 3), (2, 2), (2, 2), (0, 0)),    # rows, stride 2, odd width, even left pad
-    ((1, 4, 30, 51), (3, 3), (2, 2), (1, 0), (1, 1)),    # rows, stride 2, odd width, no left pad
-    ((1, 96, 7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),     # channels-last, small image
-    ((2, 40, 14, 13), (5, 5), (2, 2), (2, 2), (2, 2)),   # channels-last, 5x5 strided
-    ((1, 16, 28, 28), (5, 5), (1, 1), (2, 2), (2, 2)),   # channels-last, 5x5 on a wider image
-    ((1, 8, 9, 40), (3, 5), (1, 2), (0, 2), (0, 2)),     # channels-last, rectangular, mixed strides
-    ((1, 16, 50, 50), (3, 3), (1, 1), (0, 0), (0, 0)),   # rows, no padding
+SAME, PLANES, LAST = "depthwise3x3_same", "depthwise3x3_planes", "depthwise_channels_last"
+CASES = [  # shape, kernel, strides, pads_begin, pads_end, the loop that runs it
+    ((1, 32, 56, 56), (3, 3), (1, 1), (1, 1), (1, 1), SAME),
+    ((2, 16, 20, 37), (3, 3), (1, 1), (1, 1), (1, 1), SAME),     # batch 2, H != W, odd width
+    ((1, 8, 12, 12), (3, 3), (1, 1), (1, 1), (1, 1), SAME),      # the narrowest flat image
+    ((2, 24, 48, 50), (3, 3), (2, 2), (1, 1), (1, 1), PLANES),   # stride 2, batch 2
+    ((1, 8, 64, 64), (3, 3), (2, 2), (0, 0), (1, 1), PLANES),    # asymmetric (SAME_UPPER-like) pads
+    ((1, 6, 80, 80), (3, 3), (3, 3), (1, 1), (0, 0), PLANES),    # stride 3 (three phases per axis)
+    ((1, 4, 33, 47), (3, 3), (2, 2), (2, 2), (0, 0), PLANES),    # stride 2, odd width, even left pad
+    ((1, 4, 30, 51), (3, 3), (2, 2), (1, 0), (1, 1), PLANES),    # stride 2, odd width, no left pad
+    ((1, 16, 50, 50), (3, 3), (1, 1), (0, 0), (0, 0), PLANES),   # stride 1, no padding
+    ((1, 8, 30, 26), (3, 3), (1, 1), (0, 1), (2, 1), PLANES),    # stride 1, uneven padding
+    ((1, 96, 7, 7), (3, 3), (1, 1), (1, 1), (1, 1), LAST),       # small image
+    ((2, 40, 14, 13), (5, 5), (2, 2), (2, 2), (2, 2), LAST),     # 5x5 strided
+    ((1, 16, 28, 28), (5, 5), (1, 1), (2, 2), (2, 2), LAST),     # 5x5 on a wider image
+    ((1, 8, 9, 40), (3, 5), (1, 2), (0, 2), (0, 2), LAST),       # rectangular, mixed strides
 ]
 
 
-@pytest.mark.parametrize("shape,kernel,strides,pb,pe", CASES)
+@pytest.mark.parametrize("shape,kernel,strides,pb,pe,loop", CASES)
 @pytest.mark.parametrize("act", [None, "relu", "clamp"])
-def test_depthwise_matches_numpy_kernels_and_direct_sum(shape, kernel, strides, pb, pe, act, monkeypatch):
+def test_depthwise_matches_numpy_kernels_and_direct_sum(shape, kernel, strides, pb, pe, loop, act, monkeypatch):
     rng = np.random.default_rng(sum(shape) + sum(kernel))
     x = rng.standard_normal(shape).astype(np.float32)
     c = shape[1]
@@ -64,7 +68,7 @@ def test_depthwise_matches_numpy_kernels_and_direct_sum(shape, kernel, strides, 
         activation = None
     args = (shape, c, 1, kernel, strides, (1, 1), pb, pe, np.dtype("f4"), np.dtype("f4"))
     plan = ck.ConvPlan(*args)
-    assert plan.method == "compiled"
+    assert plan.method == "compiled" and plan.compiled.loop == loop
     got = plan(x, w, bias, activation)
     monkeypatch.setenv(compiled.ENV, "0")
     numpy_plan = ck.ConvPlan(*args)
@@ -90,12 +94,13 @@ def test_depthwise_threads_agree_bit_for_bit(shape, stride, monkeypatch):
     np.testing.assert_array_equal(two(x, w), one(x, w))
 
 
-@pytest.mark.parametrize("width", [7, 64])  # channels-last and rows
-def test_depthwise_clamp_propagates_nan(width):
+@pytest.mark.parametrize("width,pe,loop", [(7, 1, LAST), (64, 1, SAME), (64, 0, PLANES)])
+def test_depthwise_clamp_propagates_nan(width, pe, loop):
     x = np.ones((1, 8, width, width), np.float32)
     x[0, 3, 2, 2] = np.nan
     w = np.ones((8, 1, 9), np.float32)
-    plan = ck.ConvPlan(x.shape, 8, 1, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), np.dtype("f4"), np.dtype("f4"))
+    plan = ck.ConvPlan(x.shape, 8, 1, (3, 3), (1, 1), (1, 1), (1, 1), (pe, pe), np.dtype("f4"), np.dtype("f4"))
+    assert plan.compiled.loop == loop
 
     def activation(y):
         np.clip(y, 0.0, 6.0, out=y)
@@ -154,15 +159,15 @@ def test_env_switch_turns_the_loops_off(monkeypatch):
     assert plan.method != "compiled"
 
 
-@pytest.mark.parametrize("width", [7, 40])  # channels-last and rows
-def test_input_transform_is_the_producers_epilogue(width, monkeypatch):
+@pytest.mark.parametrize("width,stride", [(7, 1), (40, 1), (40, 2)])  # channels-last, same, planes
+def test_input_transform_is_the_producers_epilogue(width, stride, monkeypatch):
     """clamp(x + in_bias) applied while copying = applied before the convolution, on the compiled
     loop and on the numpy fallback a plan takes when the loops are off; the padding stays zero."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 16, width, width)).astype(np.float32) * 3
     w = rng.standard_normal((16, 1, 9)).astype(np.float32)
     in_bias = rng.standard_normal(16).astype(np.float32)
-    args = (x.shape, 16, 1, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), np.dtype("f4"), np.dtype("f4"))
+    args = (x.shape, 16, 1, (3, 3), (stride, stride), (1, 1), (1, 1), (1, 1), np.dtype("f4"), np.dtype("f4"))
     transformed = np.clip(x + in_bias.reshape(1, 16, 1, 1), 0.0, 6.0)
     want = ck.ConvPlan(*args)(transformed, w)
     got = ck.ConvPlan(*args)(x, w, in_transform=(in_bias, (0.0, 6.0)))
