@@ -34,6 +34,7 @@ CASES = [  # shape, kernel, strides, pads_begin, pads_end, the loop that runs it
     ((1, 32, 56, 56), (3, 3), (1, 1), (1, 1), (1, 1), SAME),
     ((2, 16, 20, 37), (3, 3), (1, 1), (1, 1), (1, 1), SAME),     # batch 2, H != W, odd width
     ((1, 8, 12, 12), (3, 3), (1, 1), (1, 1), (1, 1), SAME),      # the narrowest flat image
+    ((1, 4, 1, 16), (3, 3), (1, 1), (1, 1), (1, 1), SAME),       # one row: both neighbours are padding
     ((2, 24, 48, 50), (3, 3), (2, 2), (1, 1), (1, 1), PLANES),   # stride 2, batch 2
     ((1, 8, 64, 64), (3, 3), (2, 2), (0, 0), (1, 1), PLANES),    # asymmetric (SAME_UPPER-like) pads
     ((1, 6, 80, 80), (3, 3), (3, 3), (1, 1), (0, 0), PLANES),    # stride 3 (three phases per axis)
