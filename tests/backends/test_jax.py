@@ -345,6 +345,20 @@ def test_depthwise_with_multiplier_stride_dilation_matches_cpu():
     np.testing.assert_allclose(c([x])[0], _cpu(m, [x])[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("strides", [[1, 1], [2, 2]])
+@pytest.mark.parametrize("hint, tol", [("f32", 1e-5), ("f16", 3e-3), ("bf16", 3e-2)])
+def test_pointwise_convolution_as_a_dot_matches_cpu(strides, hint, tol):
+    """A 1x1 convolution without padding runs as a dot over the channels (strided: on every s-th
+    position), at every precision hint; bf16 goes through f32 (XLA's CPU dot has no bf16 -> f32)."""
+    w = _rand(24, 16, 1, 1, seed=4)
+    m = _model(lambda x: ops.convolution(x, w, strides, [0, 0], [0, 0], [1, 1]), (2, 16, 9, 11))
+    x = _rand(2, 16, 9, 11)
+    got = ar.Core().compile_model(m, "NPU", {"INFERENCE_PRECISION_HINT": hint})([x])[0]
+    want = _cpu(m, [x])[0]
+    assert got.shape == want.shape == (2, 24, *(-(-n // s) for n, s in zip((9, 11), strides)))
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
 def test_stateful_model_keeps_its_state_on_npu():
     x = ops.parameter([2], np.float32, name="x")
     rv = ops.read_value(np.zeros(2, np.float32), "acc", "f32", [2])
