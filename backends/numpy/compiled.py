@@ -1,8 +1,8 @@
 """Compiled loops for the CPU (numpy) backend, written with numba, for two kernels that numpy can only
 write as many passes over memory: the depthwise convolution (a multiply-add pass per kernel tap, then
 bias and activation) and the erf GELU of a dense layer (about twenty passes for its rational erf fit).
-Each loop here is one pass, vectorised by LLVM: 2-5x faster on MobileNetV2's depthwise layers, 6-10x
-on BERT's GELU (``benchmarks/compiled_kernels.py``, docs/performance.md).
+Each loop here is one pass, vectorised by LLVM: 1.8-7.4x faster on MobileNetV2's depthwise layers,
+6-10x on BERT's GELU (``benchmarks/compiled_kernels.py``, docs/performance.md).
 
 Everything here is optional. :func:`available` is false when numba does not import or when
 ``ARRAYRT_NUMBA=0`` is set, and then the numpy kernels run instead, with the same results to
