@@ -359,6 +359,16 @@ def test_pointwise_convolution_as_a_dot_matches_cpu(strides, hint, tol):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+def test_pointwise_convolution_in_1d_and_3d_with_mixed_strides():
+    for spatial, strides in (((13,), [3]), ((5, 6, 7), [1, 2, 3])):
+        w = _rand(8, 4, *(1,) * len(spatial), seed=5)
+        zeros = [0] * len(spatial)
+        m = _model(lambda x: ops.convolution(x, w, strides, zeros, zeros, [1] * len(spatial)), (1, 4, *spatial))
+        x = _rand(1, 4, *spatial)
+        np.testing.assert_allclose(ar.Core().compile_model(m, "NPU", F32)([x])[0], _cpu(m, [x])[0],
+                                   rtol=1e-5, atol=1e-5)
+
+
 def test_stateful_model_keeps_its_state_on_npu():
     x = ops.parameter([2], np.float32, name="x")
     rv = ops.read_value(np.zeros(2, np.float32), "acc", "f32", [2])
