@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from arrayrt.backends.base import KernelFactory
 from arrayrt.backends.numpy import compiled
+from arrayrt.backends.numpy.bounds import clamp_
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.conv import backprop_pads, dilated, resolve_pads
 from numpy.lib.stride_tricks import as_strided
@@ -292,7 +293,7 @@ class ConvPlan:
         bounds = getattr(activation, "bounds", None)
         if in_transform is not None and self.method != "compiled":
             in_bias, (lo, hi) = in_transform
-            x = np.clip(np.add(x, in_bias.reshape(1, -1, *(1,) * len(self.kernel))), lo, hi)
+            x = clamp_(np.add(x, in_bias.reshape(1, -1, *(1,) * len(self.kernel))), lo, hi)
             in_transform = None
         if self.method == "compiled":
             whole = (-math.inf, math.inf)

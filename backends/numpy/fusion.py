@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from arrayrt.backends.numpy import compiled
+from arrayrt.backends.numpy.bounds import clamp_
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops.base import Attr, OpDef
 from arrayrt.ir.passes import replace_uses
@@ -175,13 +176,13 @@ def kernel(backend: Any, node: Node) -> Any:
     act = a["activation"]
     if act == "relu":
         def activation(y: np.ndarray) -> None:
-            np.maximum(y, 0, out=y)
+            clamp_(y, 0.0)
         activation.bounds = (0.0, math.inf)
     elif act == "clamp":
         low, high = a["low"], a["high"]
 
         def activation(y: np.ndarray) -> None:
-            np.clip(y, low, high, out=y)
+            clamp_(y, low, high)
         activation.bounds = (low, high)
     else:
         activation = None
@@ -378,7 +379,7 @@ def dense_kernel(backend: Any, node: Node) -> Any:
         y = matmul(x.reshape(-1, k), w)
         add(y, bias, out=y)
         if act == "relu":
-            np.maximum(y, 0, out=y)
+            clamp_(y, 0.0)
         elif gelu is not None:
             y = gelu(np, y)
         return y.reshape(x.shape[:-1] + (n,))

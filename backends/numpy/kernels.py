@@ -6,13 +6,14 @@ back to the op's generic compute for that node. One module per op family; this t
 from __future__ import annotations
 
 from arrayrt.backends.base import KernelFactory
-from arrayrt.backends.numpy import conv_kernels, fusion, indexing_kernels, matmul_kernels, pool_kernels
+from arrayrt.backends.numpy import bounds, conv_kernels, fusion, indexing_kernels, matmul_kernels, pool_kernels
 
 OVERRIDES: dict[str, KernelFactory] = {
     **conv_kernels.OVERRIDES,
     **pool_kernels.OVERRIDES,
     **matmul_kernels.OVERRIDES,
     **indexing_kernels.OVERRIDES,
+    **bounds.OVERRIDES,
     "FusedConvolution": fusion.kernel,
     "FusedMatMul": fusion.dense_kernel,
     "FusedMVN": fusion.norm_kernel,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from arrayrt.backends.base import KernelFactory
+from arrayrt.backends.numpy.bounds import fmax_
 from arrayrt.backends.numpy.conv_kernels import WindowInput
 from arrayrt.ir.ops._xp import normalize_axis
 from arrayrt.ir.ops.pool import avg_divisors, geometry, kernel_offsets
@@ -73,7 +74,8 @@ class MaxPoolPlan(PoolPlan):
     def __call__(self, x: np.ndarray, with_indices: bool):
         views = self.taps(x)
         acc = np.empty((self.rows, *self.out), self.dtype)
-        np.fmax(views[0], self.lowest, out=acc)
+        np.copyto(acc, views[0])
+        fmax_(acc, self.lowest)  # two fast passes: fmax against a scalar is an element-at-a-time loop
         for v in views[1:]:
             np.fmax(acc, v, out=acc)
         if not with_indices:
