@@ -97,6 +97,14 @@ def compute_dtype(dtype: np.dtype) -> np.dtype | None:
     return None
 
 
+def input_epilogue(x: np.ndarray, in_transform: tuple[np.ndarray, tuple[float, float]]) -> np.ndarray:
+    """clamp(x + per-channel bias): a producer's epilogue deferred to its reader (see
+    :func:`arrayrt.backends.numpy.fusion.defer_into_depthwise`), applied by numpy into a new array
+    where the compiled loop that would apply it while copying does not run."""
+    in_bias, (lo, hi) = in_transform
+    return clamp_(np.add(x, in_bias.reshape(1, -1, *(1,) * (x.ndim - 2))), lo, hi)
+
+
 class WindowInput:
     """The input of a window op, bordered and split into stride phases, in a flat buffer per thread.
 
@@ -292,8 +300,7 @@ class ConvPlan:
         deferred to this one: the compiled loop applies it as it copies the input."""
         bounds = getattr(activation, "bounds", None)
         if in_transform is not None and self.method != "compiled":
-            in_bias, (lo, hi) = in_transform
-            x = clamp_(np.add(x, in_bias.reshape(1, -1, *(1,) * len(self.kernel))), lo, hi)
+            x = input_epilogue(x, in_transform)
             in_transform = None
         if self.method == "compiled":
             whole = (-math.inf, math.inf)

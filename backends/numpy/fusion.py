@@ -199,8 +199,7 @@ def kernel(backend: Any, node: Node) -> Any:
 
         def k(x, w, residual=None):
             if in_transform is not None:
-                (lo, hi), shape = in_transform[1], (1, -1) + (1,) * (x.ndim - 2)
-                x = np.clip(np.add(x, in_transform[0].reshape(shape)), lo, hi)
+                x = conv_kernels.input_epilogue(x, in_transform)
             y = base(x, w) if bias is None else np.add(base(x, w), bias)
             if residual is not None:
                 np.add(y, residual, out=y)
