@@ -142,6 +142,7 @@ def persistent_cache() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import arrayrt.backends.jax  # noqa: F401 - sets its XLA_FLAGS before jax.devices() starts XLA
     import jax
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

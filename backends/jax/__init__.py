@@ -41,12 +41,15 @@ the refused nodes run on CPU.
 
 Process-wide effects: the backend turns on ``jax_enable_x64`` (IR's i64 shapes and indices, and
 f64, keep their types) and, with ``CACHE_DIR``, jax's persistent compilation cache in
-``<CACHE_DIR>/xla``. On jaxlib 0.10 and later, before jax first starts its backends, it adds to
-``XLA_FLAGS`` the flag that has XLA's CPU compiler hand convolutions and dots to YNNPACK
-(:data:`YNN_FLAG`): ResNet-18 on NPU-on-CPU ran 1.4x faster with it (docs/numerics.md). The flag
-only concerns the CPU platform. ``ARRAYRT_XLA_CPU_YNN=0``, or the user's own setting of that
-flag in ``XLA_FLAGS``, leaves ``XLA_FLAGS`` alone; so does a jax whose backends already started
-(XLA reads the flags once).
+``<CACHE_DIR>/xla``. On jaxlib 0.10 and later, before jax first starts its backends, it sets in
+``XLA_FLAGS`` which operations XLA's CPU compiler hands to YNNPACK (:data:`YNN_FLAG`): dots only.
+jaxlib 0.10's own default also hands it convolutions, which YNNPACK runs on one thread, where XLA's
+Eigen convolution uses every core: ResNet-18 on NPU-on-CPU ran 1.4x faster with the flag on 2 cores
+(docs/numerics.md). The flag only concerns the CPU platform. ``ARRAYRT_XLA_CPU_YNN=0``, or the
+user's own setting of that flag in ``XLA_FLAGS``, leaves ``XLA_FLAGS`` alone; so does a jax whose
+backends already started (XLA reads the flags once), so the backend sets it when this module is
+imported, and a program that calls ``jax.devices()`` itself should import ``arrayrt.backends.jax``
+first.
 """
 from __future__ import annotations
 
@@ -72,9 +75,8 @@ from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedO
 #: constants up to this many bytes are compiled into the program instead of passed as arguments
 BAKE_BYTES = 1024
 
-#: XLA CPU: convolutions and dots through YNNPACK (see the module docstring)
-YNN_FLAG = ("--xla_cpu_experimental_ynn_fusion_type="
-            "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT")
+#: XLA CPU: dots through YNNPACK, convolutions on XLA's own (Eigen) kernels (see the module docstring)
+YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
 #: the first jaxlib known to have the flag: XLA aborts the process on a flag it does not know
 YNN_MIN_JAXLIB = (0, 10)
 
@@ -89,16 +91,30 @@ def _jaxlib_version() -> tuple[int, ...]:
     return tuple(parts)
 
 
+def _jax_started() -> bool:
+    """Whether jax already started its backends (XLA has read ``XLA_FLAGS`` then, once for good)."""
+    try:
+        from jax._src import xla_bridge
+    except ImportError:  # pragma: no cover - a jax without the module: assume not started
+        return False
+    return bool(getattr(xla_bridge, "_backends", None))
+
+
 def ynn_on_cpu() -> bool:
-    """Add :data:`YNN_FLAG` to ``XLA_FLAGS`` unless opted out, already chosen, or unknown to this
-    jaxlib; True when ``XLA_FLAGS`` holds it afterwards. Call before jax starts its backends."""
+    """Add :data:`YNN_FLAG` to ``XLA_FLAGS`` unless opted out, already chosen, unknown to this
+    jaxlib, or too late (jax's backends started); True when ``XLA_FLAGS`` holds it afterwards.
+    Called when this module is imported, and again by each backend instance."""
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_experimental_ynn_fusion_type" in flags:
         return YNN_FLAG in flags
-    if os.environ.get("ARRAYRT_XLA_CPU_YNN", "1") == "0" or _jaxlib_version() < YNN_MIN_JAXLIB:
+    if (os.environ.get("ARRAYRT_XLA_CPU_YNN", "1") == "0" or _jaxlib_version() < YNN_MIN_JAXLIB
+            or _jax_started()):
         return False
     os.environ["XLA_FLAGS"] = f"{flags} {YNN_FLAG}".strip()
     return True
+
+
+ynn_on_cpu()  # as early as arrayrt can: before anything of arrayrt's starts jax's backends
 
 
 #: default ``NPU_COMPILE_CACHE_SIZE``: XLA programs kept per compiled model
