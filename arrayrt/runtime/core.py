@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arrayrt import backends
+from arrayrt.backends.base import usable_cores
 from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedOpError
 from arrayrt.ir.model import Model, clone_model
 from arrayrt.ir.types import Type
@@ -188,7 +189,7 @@ class Core:
         streams = props["NUM_STREAMS"]
         if streams <= 0 or ("NUM_STREAMS" not in (config or {}) and "NUM_STREAMS" not in self._props.get(base, {})):
             if props["PERFORMANCE_HINT"] in ("THROUGHPUT", "CUMULATIVE_THROUGHPUT") or streams < 0:
-                streams = max(1, os.cpu_count() or 1)
+                streams = usable_cores()
                 if props["PERFORMANCE_HINT_NUM_REQUESTS"] > 0:
                     streams = min(streams, props["PERFORMANCE_HINT_NUM_REQUESTS"])
             else:
@@ -213,7 +214,7 @@ class Core:
         if name == "OPTIMIZATION_CAPABILITIES":
             return sorted(t.name.upper() for t in cls.dtypes if t.is_real and t.bitwidth >= 16)
         if name == "RANGE_FOR_STREAMS":
-            return (1, max(1, os.cpu_count() or 1))
+            return (1, usable_cores())
         if name in props:
             v = props[name]
             return v.name if isinstance(v, Type) else v

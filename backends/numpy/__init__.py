@@ -1,11 +1,10 @@
 """The numpy backend, device ``CPU``: runs every op; the fallback that ensures completeness."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
-from arrayrt.backends.base import Backend
+from arrayrt.backends.base import Backend, usable_cores
 from arrayrt.backends.numpy.kernels import OVERRIDES
 from arrayrt.ir.types import Type
 
@@ -41,12 +40,12 @@ class NumpyBackend(Backend):
 
 def set_blas_threads(config: dict[str, Any]) -> int | None:
     """Divide the cores between streams: BLAS gets ``INFERENCE_NUM_THREADS`` threads, or
-    cores / ``NUM_STREAMS`` when streams run concurrently (so two streams on two cores do not
+    usable cores / ``NUM_STREAMS`` when streams run concurrently (so two streams on two cores do not
     oversubscribe). BLAS thread pools are process-wide: the last compiled model's setting holds."""
     streams = int(config.get("NUM_STREAMS", 1) or 1)
     threads = int(config.get("INFERENCE_NUM_THREADS", 0) or 0)
     if threads <= 0:
-        threads = max(1, (os.cpu_count() or 1) // max(streams, 1))
+        threads = max(1, usable_cores() // max(streams, 1))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

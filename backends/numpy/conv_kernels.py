@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from arrayrt.backends.base import KernelFactory
+from arrayrt.backends.base import KernelFactory, usable_cores
 from arrayrt.backends.numpy import compiled
 from arrayrt.backends.numpy.bounds import clamp_
 from arrayrt.ir.ops._xp import as_int_tuple
@@ -64,7 +63,7 @@ def parallel(part: Callable[[int, int], Any], total: int, workers: int) -> None:
         return
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="arrayrt-conv")
+            _pool = ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="arrayrt-conv")
     bounds = [total * i // workers for i in range(workers + 1)]
     futures = [_pool.submit(part, bounds[i], bounds[i + 1]) for i in range(1, workers)]
     try:
