@@ -103,7 +103,7 @@ def _jax_started() -> bool:
 def ynn_on_cpu() -> bool:
     """Add :data:`YNN_FLAG` to ``XLA_FLAGS`` unless opted out, already chosen, unknown to this
     jaxlib, or too late (jax's backends started); True when ``XLA_FLAGS`` holds it afterwards.
-    Called when this module is imported, and again by each backend instance."""
+    Called once, when this module is imported."""
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_experimental_ynn_fusion_type" in flags:
         return YNN_FLAG in flags
@@ -212,7 +212,6 @@ class JaxBackend(Backend):
 
     def __init__(self, config: dict[str, Any] | None = None):
         super().__init__(config)
-        ynn_on_cpu()
         jax.config.update("jax_enable_x64", True)
         platform = self.config.get("JAX_PLATFORM") or None
         try:
