@@ -21,7 +21,9 @@ Per model, batch and precision:
 * ratio = arrayrt / PyTorch (latency: below 1.0 is faster; throughput: above 1.0 is faster).
 * ``--npu``: the same for ``NPU`` (jax) when jax has a GPU platform (``JAX_PLATFORM=gpu``).
 
-Nothing here downloads anything; the printed device name is CuPy's.
+The header names the device (CuPy's name for it) and what arrayrt's convolutions run on: cuDNN
+(CuPy's ``cupyx.cudnn``, or the library through ``arrayrt.backends.cupy.cudnn``, with its version
+and file) or im2col + cuBLAS. Nothing here downloads anything.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from arrayrt import backends
 from arrayrt.testing import models as M
 
 
@@ -363,8 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
     device = name.decode() if isinstance(name, bytes) else str(name)
     jax = _jax_gpu() if args.npu else None
+    cls = backends.backend_class("cupy")
+    cudnn = cls.libraries(cp)["cudnn"] if cls is not None else None
+    convs = "im2col + cuBLAS (no cuDNN)" if cudnn is None else getattr(cudnn, "__name__", None) or repr(cudnn)
     print(f"device: {device}; CuPy {cp.__version__}, PyTorch {torch.__version__}"
-          + (f", jax {jax.__version__}" if jax is not None else ""), flush=True)
+          + (f", jax {jax.__version__}" if jax is not None else "") + f"; arrayrt convolutions on {convs}",
+          flush=True)
     rows = []
     for model in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
@@ -378,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": device, "rows": rows}, f, indent=1)
+            json.dump({"device": device, "convolutions": convs, "rows": rows}, f, indent=1)
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -85,6 +85,14 @@ def _hetero_runner(device: str, original: Callable[..., Any]) -> Callable[..., A
 
 
 # --- stages -----------------------------------------------------------------------------------------
+def _cudnn_fact(cudnn: Any) -> str | None:
+    """Which cuDNN the GPU backend's convolutions use: cupyx's, or the library through arrayrt's
+    binding (version and file); None when neither."""
+    if cudnn is None:
+        return None
+    return "cupyx.cudnn" if getattr(cudnn, "__name__", "") == "cupyx.cudnn" else repr(cudnn)
+
+
 def environment() -> Stage:
     start = time.perf_counter()
     facts: dict[str, Any] = {}
@@ -98,10 +106,10 @@ def environment() -> Stage:
         cp = cls.cupy()
         props = cp.cuda.runtime.getDeviceProperties(0)
         name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        libs = cls.libraries(cp)
         facts = {"device": name, "devices": cp.cuda.runtime.getDeviceCount(), "cupy": cp.__version__,
                  "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(),
-                 "cudnn": cls.libraries(cp)["cudnn"] is not None,
-                 "native_erf": cls.libraries(cp)["erf"] is not None}
+                 "cudnn": _cudnn_fact(libs["cudnn"]), "native_erf": libs["erf"] is not None}
     except Exception as exc:  # noqa: BLE001 - report, do not crash the check
         return Stage("environment", False, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     for module in ("torch", "jax"):
@@ -111,7 +119,7 @@ def environment() -> Stage:
         except ImportError:
             facts[module] = None
     detail = (f"{facts['device']} (x{facts['devices']}), CuPy {facts['cupy']}, CUDA runtime "
-              f"{facts['cuda_runtime']}, cuDNN {'yes' if facts['cudnn'] else 'no'}, "
+              f"{facts['cuda_runtime']}, convolutions on {facts['cudnn'] or 'im2col + cuBLAS (no cuDNN)'}, "
               f"erf {'cupyx' if facts['native_erf'] else 'rational (no cupyx.scipy.special)'}, torch {facts['torch']}, "
               f"jax {facts['jax']}")
     return Stage("environment", True, time.perf_counter() - start, detail, facts)

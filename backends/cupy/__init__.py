@@ -16,8 +16,11 @@ Properties
   share of the device's memory (``"50%"``) for CuPy's default memory pool on this device, which holds
   weights, inputs and eagerly run work; each recorded lane's graph buffers come from its own pool.
   CuPy's pool is process-wide per device: the last compiled model's cap holds.
-* ``GPU_ALLOW_TF32`` (default NO): let f32 GEMMs use TF32 tensor cores. CuPy keeps this setting
-  process-wide; each plan call sets it for its own work.
+* ``GPU_ALLOW_TF32`` (default NO): let f32 GEMMs and cuDNN convolutions use TF32 tensor cores. CuPy
+  keeps the GEMM setting process-wide; each plan call sets it for its own work.
+* ``GPU_USE_CUDNN`` (default YES): convolutions through cuDNN where it is present (``cupyx.cudnn`` on
+  CuPy 13, else the cuDNN library itself: :mod:`arrayrt.backends.cupy.cudnn`); NO, or no cuDNN,
+  gives one im2col copy and one cuBLAS GEMM per convolution.
 
 Numerics are those of OpenVINO's GPU plugin: ``INFERENCE_PRECISION_HINT`` f16 by default (f16
 activations and weights, GEMMs accumulating in f32), f32 on request or with
@@ -123,6 +126,7 @@ class CupyBackend(Backend):
         "GPU_ENABLE_CUDA_GRAPH": (_flag, True),
         "GPU_MEMORY_POOL_LIMIT": (_pool_limit, 0),
         "GPU_ALLOW_TF32": (_flag, False),
+        "GPU_USE_CUDNN": (_flag, True),
     }
     #: the CuPy module; None imports ``cupy`` (tests give a stand-in)
     cupy_module: ClassVar[Any] = None
@@ -146,8 +150,9 @@ class CupyBackend(Backend):
 
     @classmethod
     def libraries(cls, cp: Any) -> dict[str, Any]:
-        """Optional parts of CuPy: ``erf`` (cupyx.scipy.special) and ``cudnn`` (cupyx.cudnn, CuPy 13
-        with the cuDNN library; CuPy 14 dropped it)."""
+        """Optional parts of CuPy: ``erf`` (cupyx.scipy.special) and ``cudnn``: cupyx.cudnn (CuPy 13
+        with the cuDNN library), else, as on CuPy 14 which dropped it, the cuDNN library through
+        :mod:`arrayrt.backends.cupy.cudnn` when one is installed."""
         out: dict[str, Any] = {"erf": None, "cudnn": None}
         try:
             out["erf"] = importlib.import_module("cupyx.scipy.special").erf
@@ -157,8 +162,10 @@ class CupyBackend(Backend):
             cudnn = importlib.import_module("cupyx.cudnn")
             importlib.import_module("cupy.cuda.cudnn").getVersion()
             out["cudnn"] = cudnn
-        except Exception:  # noqa: BLE001 - no cuDNN (CuPy 14, or library missing): GEMM convolutions
-            pass
+        except Exception:  # noqa: BLE001 - no cupyx.cudnn (CuPy 14, or library missing)
+            from arrayrt.backends.cupy import cudnn as binding
+
+            out["cudnn"] = binding.load(cp)  # None without a usable library: GEMM convolutions
         return out
 
     @classmethod
@@ -170,7 +177,7 @@ class CupyBackend(Backend):
         super().__init__(config)
         cp = self.cp = self.cupy()
         libs = self.libraries(cp)
-        self.cudnn = libs["cudnn"]
+        self.cudnn = libs["cudnn"] if _flag(self.config.get("GPU_USE_CUDNN", True)) else None
         self.erf = libs["erf"] or functools.partial(_rational_erf, self.xp)
         self.device_id = int(self.config.get("DEVICE_ID", 0) or 0)
         count = cp.cuda.runtime.getDeviceCount()

@@ -3,13 +3,16 @@
 * MatMul on floats is one ``cupy.matmul`` (cuBLAS GEMM, strided-batched for stacks; transposes are
   views that cuBLAS reads with its transpose flags). f16 accumulates in f32 (CuPy's
   ``CUBLAS_COMPUTE_32F``); f32 uses TF32 only with ``GPU_ALLOW_TF32``.
-* Convolutions: cuDNN (``cupyx.cudnn.convolution_forward``) where CuPy has it (CuPy 13 with cuDNN
-  installed), else one padded copy, one im2col copy and one GEMM per convolution: all groups at
-  once, the batch folded into the GEMM's columns so the filters are read once.
+* Convolutions: cuDNN where it is present (``cupyx.cudnn`` on CuPy 13, else the cuDNN library
+  through :mod:`.cudnn`) and ``GPU_USE_CUDNN`` is on: the library's forward convolution, its
+  algorithm chosen by cuDNN's heuristics, 1-D convolutions as 2-D ones of height 1. Else one padded
+  copy, one im2col copy and one GEMM per convolution: all groups at once, the batch folded into the
+  GEMM's columns so the filters are read once.
 * MaxPool (values only) is a padded strided window view reduced by one ``max`` kernel; NaN and -inf
   are first raised to the lowest finite value, OpenVINO's window start value, so neither wins.
 
-CuPy refuses cuBLAS calls while a stream captures a CUDA graph, so every GEMM goes through
+CuPy refuses cuBLAS calls while a stream captures a CUDA graph, so every GEMM (and every cuDNN
+convolution: whether cuDNN's kernels may be captured is not settled here) goes through
 ``backend.uncaptured``: recorded as an eager step between graphs (see :mod:`.plan`), the copies
 and epilogues around it staying in the graphs. A factory returns None to fall back to the generic
 compute for that node.
@@ -21,9 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 from arrayrt.backends.base import KernelFactory
+from arrayrt.backends.cupy.cudnn import CudnnError
 from arrayrt.ir.ops.conv import resolve_pads
 from arrayrt.ir.ops.pool import geometry
 from arrayrt.ir.types import Type
+
+from arrayrt.errors import where
 
 FLOATS = (Type.f16, Type.f32, Type.f64)
 
@@ -91,7 +97,7 @@ def _convolution(backend: Any, node: Any, grouped: bool) -> Callable[..., Any] |
     geo = _conv_geometry(node, grouped)
     if geo is None or any(p < 0 for p in list(node.attrs["pads_begin"]) + list(node.attrs["pads_end"])):
         return None
-    if backend.cudnn is not None and len(geo[3]) in (2, 3) and node.input_type(0) in (Type.f16, Type.f32):
+    if backend.cudnn is not None and len(geo[3]) in (1, 2, 3) and node.input_type(0) in (Type.f16, Type.f32):
         return _cudnn_convolution(backend, node, geo)
     return _gemm_convolution(backend, node, geo)
 
@@ -132,10 +138,39 @@ def _gemm_convolution(backend: Any, node: Any, geo: tuple) -> Callable[..., Any]
     return named(run, "cupy_im2col_gemm")
 
 
+class CudnnConv:
+    """One cuDNN forward convolution of given filters and symmetric pads, into a new or a given
+    buffer (how an eager step between CUDA graphs refreshes its output)."""
+
+    def __init__(self, backend: Any, node: Any, groups: int, strides: tuple, dilations: tuple):
+        self.cp, self.cudnn, self.node = backend.cp, backend.cudnn, node
+        self.groups, self.strides, self.dilations = groups, strides, dilations
+        self.tf32 = backend.allow_tf32
+
+    def __call__(self, x: Any, filters: Any, pads: tuple) -> Any:
+        out = [(s + 2 * p - (k - 1) * d - 1) // st + 1
+               for s, p, k, d, st in zip(x.shape[2:], pads, filters.shape[2:], self.dilations, self.strides)]
+        y = self.cp.empty((x.shape[0], filters.shape[0], *out), dtype=x.dtype)
+        self.write_into(y, x, filters, pads)
+        return y
+
+    def write_into(self, y: Any, x: Any, filters: Any, pads: tuple) -> None:
+        core = "auto" if x.dtype == self.cp.float16 or self.tf32 else "never"
+        try:
+            self.cudnn.convolution_forward(x, filters, None, y, pads, self.strides, self.dilations, self.groups,
+                                           auto_tune=False, tensor_core=core)
+        except CudnnError as exc:
+            raise CudnnError(f"{where(self.node)}: {exc}") from exc
+
+
 def _cudnn_convolution(backend: Any, node: Any, geo: tuple) -> Callable[..., Any]:
-    cp, cudnn = backend.cp, backend.cudnn
+    """cuDNN's forward convolution (an eager step between CUDA graphs); asymmetric pads are a
+    padded copy first, a 1-D convolution is a 2-D one of height 1."""
+    cp = backend.cp
     groups, o, c, kernel = geo
-    strides, dilations = tuple(node.attrs["strides"]), tuple(node.attrs["dilations"])
+    flat = len(kernel) == 1
+    lift = (lambda v: (1, *v)) if flat else tuple
+    conv = CudnnConv(backend, node, groups, lift(node.attrs["strides"]), lift(node.attrs["dilations"]))
 
     def run(x: Any, w: Any) -> Any:
         sizes = tuple(x.shape[2:])
@@ -144,13 +179,11 @@ def _cudnn_convolution(backend: Any, node: Any, geo: tuple) -> Callable[..., Any
             x = cp.pad(x, [(0, 0), (0, 0)] + list(zip(pb, pe)))
             pb = [0] * len(pb)
         x = cp.ascontiguousarray(x)
-        out = [(s + 2 * p - (k - 1) * d - 1) // st + 1
-               for s, p, k, d, st in zip(x.shape[2:], pb, kernel, dilations, strides)]
-        y = cp.empty((x.shape[0], groups * o, *out), dtype=x.dtype)
-        filters = cp.ascontiguousarray(cp.reshape(w, (groups * o, c, *kernel)))
-        cudnn.convolution_forward(x, filters, None, y, tuple(pb), strides, dilations, groups, auto_tune=False,
-                                  tensor_core="auto" if x.dtype == cp.float16 else "never")
-        return y
+        filters = cp.ascontiguousarray(cp.reshape(w, (groups * o, c, *lift(kernel))))
+        if flat:
+            x = cp.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
+        y = backend.uncaptured(conv, x, filters, (0, *pb) if flat else tuple(pb))
+        return cp.reshape(y, (y.shape[0], y.shape[1], y.shape[3])) if flat else y
 
     return named(run, "cupy_cudnn_convolution")
 

@@ -43,6 +43,12 @@ class FakeArray:
     def device(self) -> Any:
         return self._m.cuda.Device(self._dev)
 
+    @property
+    def data(self) -> Any:
+        """The device pointer (``.data.ptr``), resolvable by :meth:`FakeCupy.at` (a library called
+        with raw pointers, such as the fake cuDNN, finds the array so)."""
+        return types.SimpleNamespace(ptr=self._m._pointer(self._a))
+
     def __array_namespace__(self, api_version: Any = None) -> Any:
         return self._m.array_api
 
@@ -162,6 +168,7 @@ class FakeStream:
         self.non_blocking, self.null = non_blocking, null
         self.device_id = m._device()
         self.capturing: list | None = None
+        self.ptr = 0 if null else id(self)
         self.waits: list[FakeStream] = []
         self.threads: set[int] = set()
         self.syncs = 0
@@ -241,6 +248,7 @@ class FakeCupy:
         self._tls = threading.local()
         self._pools = {d: FakePool(self, f"default{d}") for d in range(devices)}
         self._nulls: dict[int, FakeStream] = {}
+        self._pointers: dict[int, np.ndarray] = {}
         self.cuda = _make_cuda(self)
         self.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
             as_strided=lambda x, shape=None, strides=None: self._op(
@@ -328,6 +336,15 @@ class FakeCupy:
                 if w._a.dtype.kind == "f" and w._a.flags.writeable:
                     w._a[...] = np.nan
         return out
+
+    def _pointer(self, a: np.ndarray) -> int:
+        ptr = a.__array_interface__["data"][0] or id(a)
+        self._pointers[ptr] = a
+        return ptr
+
+    def at(self, ptr: int) -> np.ndarray:
+        """The array whose ``.data.ptr`` is ``ptr``."""
+        return self._pointers[ptr]
 
     def _capturing(self) -> bool:
         return self.current_stream().capturing is not None
