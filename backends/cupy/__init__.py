@@ -18,7 +18,7 @@ Properties
   CuPy's pool is process-wide per device: the last compiled model's cap holds.
 * ``GPU_ALLOW_TF32`` (default NO): let f32 GEMMs and cuDNN convolutions use TF32 tensor cores. CuPy
   keeps the GEMM setting process-wide; each plan call sets it for its own work.
-* ``GPU_USE_CUDNN`` (default YES): convolutions through cuDNN where it is present (``cupyx.cudnn`` on
+* ``GPU_USE_CUDNN`` (default YES): convolutions and max pooling through cuDNN where it is present (``cupyx.cudnn`` on
   CuPy 13, else the cuDNN library itself: :mod:`arrayrt.backends.cupy.cudnn`); NO, or no cuDNN,
   gives one im2col copy and one cuBLAS GEMM per convolution.
 

@@ -1,4 +1,4 @@
-"""cuDNN convolutions for the GPU device, through cuDNN's C API with ctypes.
+"""cuDNN convolutions and max pooling for the GPU device, through cuDNN's C API with ctypes.
 
 CuPy 14 dropped its cuDNN bindings (``cupyx.cudnn``). Without them a convolution is an im2col copy
 and a cuBLAS GEMM, and at batch 64 the copy costs more than the product (docs/gpu.md). The cuDNN
@@ -23,9 +23,12 @@ cuDNN 9) directly:
   asked for (``tensor_core="auto"``, which the backend passes for f32 only with ``GPU_ALLOW_TF32``);
   f64 computes in f64.
 
+Max pooling (:meth:`Cudnn.pooling_forward`) uses the same handles and per-geometry descriptors; its
+input may be a strided view (the descriptors carry the strides).
+
 :func:`load` returns a :class:`Cudnn` (or None, with the reason in :data:`load_error`). Its
-:meth:`Cudnn.convolution_forward` takes the arguments of ``cupyx.cudnn.convolution_forward``, so the
-backend's kernels use either the same way.
+``convolution_forward`` and ``pooling_forward`` take the arguments of ``cupyx.cudnn``'s functions of
+those names, so the backend's kernels use either the same way.
 """
 from __future__ import annotations
 
@@ -53,6 +56,9 @@ DATA_TYPES = {"float32": 0, "float64": 1, "float16": 2}
 TENSOR_NCHW = 0
 CROSS_CORRELATION = 1
 DEFAULT_MATH, TENSOR_OP_MATH, TENSOR_OP_MATH_ALLOW_CONVERSION, FMA_MATH = 0, 1, 2, 3
+# cudnnPoolingMode_t, cudnnNanPropagation_t (cudnn_ops.h, cudnn_graph.h)
+POOLING_MAX = 0
+NOT_PROPAGATE_NAN = 0
 #: CUDNN_CONVOLUTION_FWD_ALGO_COUNT: how many ranked algorithms to ask the heuristics for
 ALGO_COUNT = 8
 
@@ -91,6 +97,9 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "cudnnGetConvolutionForwardAlgorithm_v7": (_I, [_P, _P, _P, _P, _P, _I, _IP, ctypes.POINTER(_AlgoPerf)]),
     "cudnnGetConvolutionForwardWorkspaceSize": (_I, [_P, _P, _P, _P, _P, _I, ctypes.POINTER(_Z)]),
     "cudnnConvolutionForward": (_I, [_P, _P, _P, _P, _P, _P, _P, _I, _P, _Z, _P, _P, _P]),
+    "cudnnCreatePoolingDescriptor": (_I, [ctypes.POINTER(_P)]),
+    "cudnnSetPoolingNdDescriptor": (_I, [_P, _I, _I, _I, _IP, _IP, _IP]),
+    "cudnnPoolingForward": (_I, [_P, _P, _P, _P, _P, _P, _P, _P]),
 }
 
 
@@ -178,7 +187,8 @@ def _ints(values: Sequence[int]) -> Any:
 
 
 class _Geometry:
-    """The descriptors and algorithm of one convolution geometry."""
+    """The descriptors (and algorithm) of one convolution or pooling geometry (``conv``: the
+    convolution or pooling descriptor)."""
 
     __slots__ = ("x", "w", "conv", "y", "algo", "workspace", "double")
 
@@ -307,4 +317,35 @@ class Cudnn:
         self._call("cudnnConvolutionForward", handle, ctypes.byref(one), geo.x, x.data.ptr, geo.w, W.data.ptr,
                    geo.conv, geo.algo, workspace.data.ptr if workspace is not None else None, geo.workspace,
                    ctypes.byref(zero), geo.y, y.data.ptr)
+        return y
+
+    # --- pooling -------------------------------------------------------------------------------
+    def pooling_forward(self, x: Any, y: Any, ksize: Sequence[int], stride: Sequence[int], pad: Sequence[int],
+                        mode: int) -> Any:
+        """``y = pool(x)`` (``mode``: cuDNN's cudnnPoolingMode_t, :data:`POOLING_MAX` for max) on the
+        current stream: ``cupyx.cudnn.pooling_forward``'s arguments. ``x`` may be a strided view."""
+        cp = self.cp
+        name = str(x.dtype)
+        key = ("pool", cp.cuda.Device().id, name, tuple(x.shape), tuple(x.strides), tuple(y.shape), tuple(y.strides),
+               tuple(ksize), tuple(stride), tuple(pad), int(mode))
+        geo = self._geometries.get(key)
+        if geo is None:
+            with self._lock:
+                if name not in DATA_TYPES or str(y.dtype) != name:
+                    raise CudnnError(f"cuDNN pooling takes f16, f32 or f64 tensors of one type, got {x.dtype} -> "
+                                     f"{y.dtype}")
+                item = x.dtype.itemsize
+                pd = self._new("cudnnCreatePoolingDescriptor")
+                self._call("cudnnSetPoolingNdDescriptor", pd, int(mode), NOT_PROPAGATE_NAN, len(ksize), _ints(ksize),
+                           _ints(pad), _ints(stride))
+                geo = _Geometry(x=self._tensor(DATA_TYPES[name], x.shape, [s // item for s in x.strides]),
+                                y=self._tensor(DATA_TYPES[name], y.shape, [s // item for s in y.strides]),
+                                conv=pd, w=None, algo=None, workspace=0, double=name == "float64")
+                self._geometries[key] = geo
+        handle = self.handle()
+        self._call("cudnnSetStream", handle, cp.cuda.get_current_stream().ptr)
+        scalar = ctypes.c_double if geo.double else ctypes.c_float
+        one, zero = scalar(1.0), scalar(0.0)
+        self._call("cudnnPoolingForward", handle, geo.conv, ctypes.byref(one), geo.x, x.data.ptr, ctypes.byref(zero),
+                   geo.y, y.data.ptr)
         return y

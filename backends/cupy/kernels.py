@@ -8,8 +8,9 @@
   algorithm chosen by cuDNN's heuristics, 1-D convolutions as 2-D ones of height 1. Else one padded
   copy, one im2col copy and one GEMM per convolution: all groups at once, the batch folded into the
   GEMM's columns so the filters are read once.
-* MaxPool (values only) is a padded strided window view reduced by one ``max`` kernel; NaN and -inf
-  are first raised to the lowest finite value, OpenVINO's window start value, so neither wins.
+* MaxPool (values only): NaN and -inf are first raised to the lowest finite value, OpenVINO's window
+  start value, so neither wins; then cuDNN's max pooling over the input padded with that value
+  (undilated windows, cuDNN present), else one ``max`` reduction over a padded strided window view.
 
 CuPy refuses cuBLAS calls while a stream captures a CUDA graph, so every GEMM (and every cuDNN
 convolution: whether cuDNN's kernels may be captured is not settled here) goes through
@@ -20,7 +21,7 @@ compute for that node.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from arrayrt.backends.base import KernelFactory
@@ -204,6 +205,9 @@ def max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
     two = node.get_output_size() > 1
     ns = len(kernel)
     low = float(backend.xp.finfo(t.to_dtype()).min)
+    if (backend.cudnn is not None and hasattr(backend.cudnn, "pooling_forward") and ns in (1, 2, 3)
+            and all(d == 1 for d in dilations) and t in FLOATS):
+        return _cudnn_max_pool(backend, node, kernel, strides, pads_begin, pads_end, auto_pad, rounding, low, two)
 
     def run(x: Any) -> Any:
         sizes = tuple(x.shape[2:])
@@ -222,6 +226,60 @@ def max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
         return (y, None) if two else y
 
     return named(run, "cupy_strided_max_pool")
+
+
+class CudnnPool:
+    """cuDNN's max pooling without padding (the kernel pads first), into a new or a given buffer."""
+
+    def __init__(self, backend: Any, node: Any, kernel: tuple, strides: tuple):
+        self.cp, self.cudnn, self.node = backend.cp, backend.cudnn, node
+        self.kernel, self.strides = kernel, strides
+
+    def __call__(self, x: Any) -> Any:
+        out = [(n - k) // s + 1 for n, k, s in zip(x.shape[2:], self.kernel, self.strides)]
+        y = self.cp.empty((*x.shape[:2], *out), dtype=x.dtype)
+        self.write_into(y, x)
+        return y
+
+    def write_into(self, y: Any, x: Any) -> None:
+        try:
+            self.cudnn.pooling_forward(x, y, self.kernel, self.strides, (0,) * len(self.kernel), 0)  # max
+        except CudnnError as exc:
+            raise CudnnError(f"{where(self.node)}: {exc}") from exc
+
+
+def _cudnn_max_pool(backend: Any, node: Any, kernel: Sequence[int], strides: Sequence[int], pads_begin: Any,
+                    pads_end: Any, auto_pad: str, rounding: str, low: float, two: bool) -> Callable[..., Any]:
+    """Max pooling values on cuDNN: NaN and -inf raised to the lowest finite value while copying
+    into a buffer padded with it, then cuDNN's pooling (an eager step between CUDA graphs) over the
+    part the windows reach; 1-D as 2-D of height 1."""
+    cp = backend.cp
+    ns = len(kernel)
+    lift = (lambda v: (1, *v)) if ns == 1 else tuple
+    pool = CudnnPool(backend, node, lift(kernel), lift(strides))
+    dilations = [1] * ns
+
+    def run(x: Any) -> Any:
+        sizes = tuple(x.shape[2:])
+        pb, _, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding)
+        if any(pb) or any(reach):
+            buf = cp.full((*x.shape[:2], *[n + b + r for n, b, r in zip(sizes, pb, reach)]), low, dtype=x.dtype)
+            cp.fmax(x, low, out=buf[(slice(None), slice(None), *[slice(b, b + n) for b, n in zip(pb, sizes)])])
+        else:
+            buf = cp.fmax(x, low)
+        needed = [(o - 1) * s + k for o, s, k in zip(out, strides, kernel)]
+        if list(buf.shape[2:]) != needed:  # the input's tail no window reaches (floor rounding)
+            buf = buf[(slice(None), slice(None), *[slice(0, m) for m in needed])]
+        if ns == 1:  # a unit height whose stride is a row's, not 0 (a descriptor may refuse 0)
+            sn, sc, sl = buf.strides
+            buf = cp.lib.stride_tricks.as_strided(buf, shape=(*buf.shape[:2], 1, buf.shape[2]),
+                                                  strides=(sn, sc, buf.shape[2] * sl, sl))
+        y = backend.uncaptured(pool, buf)
+        if ns == 1:
+            y = y[:, :, 0, :]
+        return (y, None) if two else y
+
+    return named(run, "cupy_cudnn_max_pool")
 
 
 OVERRIDES: dict[str, KernelFactory] = {

@@ -37,6 +37,7 @@ class FakeCudnnLibrary:
         self.fail: dict[str, int] = {}
         self.streams: list[int] = []
         self.forwards: list[dict] = []
+        self.pools: list[dict] = []
         self.desc: dict[int, dict] = {}
         self._ids = itertools.count(1)
         for name in ("cudnnGetVersion", "cudnnGetErrorString", "cudnnCreate", "cudnnSetStream",
@@ -44,7 +45,8 @@ class FakeCudnnLibrary:
                      "cudnnSetFilterNdDescriptor", "cudnnCreateConvolutionDescriptor",
                      "cudnnSetConvolutionNdDescriptor", "cudnnSetConvolutionGroupCount",
                      "cudnnSetConvolutionMathType", "cudnnGetConvolutionForwardAlgorithm_v7",
-                     "cudnnGetConvolutionForwardWorkspaceSize", "cudnnConvolutionForward"):
+                     "cudnnGetConvolutionForwardWorkspaceSize", "cudnnConvolutionForward",
+                     "cudnnCreatePoolingDescriptor", "cudnnSetPoolingNdDescriptor", "cudnnPoolingForward"):
             setattr(self, name, self._entry(name, getattr(self, "_" + name)))
 
     def _entry(self, name: str, impl: Any) -> Any:
@@ -149,6 +151,32 @@ class FakeCudnnLibrary:
                               "dtype": self.desc[xd]["dtype"], "handle": handle})
         y[...] = (_out(alpha_ref).value * reference(x, w, conv["pads"], conv["strides"], conv["dilations"],
                                                     conv["groups"])).astype(y.dtype)
+        return 0
+
+    # --- pooling -------------------------------------------------------------------------------
+    def _cudnnCreatePoolingDescriptor(self, ref: Any) -> int:
+        return self._new(ref, "pool")
+
+    def _cudnnSetPoolingNdDescriptor(self, d: int, mode: int, nan: int, n: int, window: Any, pads: Any,
+                                     strides: Any) -> int:
+        self.desc[d].update(mode=mode, nan=nan, window=list(window[:n]), pads=list(pads[:n]),
+                            strides=list(strides[:n]))
+        return 0
+
+    def _cudnnPoolingForward(self, handle, pd, alpha_ref, xd, xptr, beta_ref, yd, yptr) -> int:
+        pool = self.desc[pd]
+        x, y = self._array(xptr, self.desc[xd]), self._array(yptr, self.desc[yd])
+        if x is None or y is None or pool["mode"] != 0 or len(pool["window"]) != x.ndim - 2:
+            return BAD_PARAM
+        padded = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pool["pads"]], constant_values=-np.inf)
+        out = [(n - k) // s + 1 for n, k, s in zip(padded.shape[2:], pool["window"], pool["strides"])]
+        if list(y.shape[2:]) != out:
+            return BAD_PARAM
+        windows = np.lib.stride_tricks.sliding_window_view(padded, pool["window"], axis=tuple(range(2, x.ndim)))
+        picked = windows[(slice(None), slice(None), *[slice(None, None, s) for s in pool["strides"]])]
+        self.pools.append({"window": pool["window"], "strides": pool["strides"], "pads": pool["pads"],
+                           "x_strides": self.desc[xd]["strides"]})
+        y[...] = picked.max(axis=tuple(range(x.ndim, 2 * x.ndim - 2)))
         return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 from arrayrt.backends.cupy import cudnn as binding
 from conftest import fake_backend_class
 from fakecudnn import BAD_PARAM, FakeCudnnLibrary, reference
-from test_cupy_kernels import CONVS, _rand
+from test_cupy_kernels import CONVS, POOLS, _rand
 
 import arrayrt as ar
 import arrayrt.opset as ops
@@ -197,3 +197,28 @@ def test_a_real_cudnn_library_loads_when_installed():
     if real is None:
         pytest.skip(f"no cuDNN library here ({binding.load_error})")
     assert real.version >= binding.MIN_VERSION + (0,)
+
+
+# --- max pooling ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", POOLS, ids=[f"pool{i}" for i in range(len(POOLS))])
+def test_max_pool_on_cudnn_matches_cpu(lib, case):
+    xs, k, s, pb, pe, d, rounding, auto_pad = case
+    x = ops.parameter(list(xs), np.float32, name="x")
+    model = ar.Model([ops.max_pool(x, s, d, pb, pe, k, rounding, auto_pad).output(0)], [x])
+    cpu, gpu = ar.Core().compile_model(model, "CPU", F32), ar.Core().compile_model(model, "GPU", F32)
+    for _ in range(2):  # recorded, then replayed
+        data = _rand(*xs)
+        np.testing.assert_array_equal(gpu([data])[0], cpu([data])[0])
+    dilated = d != [1] * len(d)
+    assert _exec_types(model) == ["cupy_strided_max_pool" if dilated else "cupy_cudnn_max_pool"]
+    assert bool(lib.pools) != dilated
+    assert all(p["pads"] == [0] * len(p["pads"]) for p in lib.pools)  # padding is the kernel's own
+
+
+def test_max_pool_on_cudnn_nan_and_minus_inf_never_win(lib):
+    x = ops.parameter([1, 1, 2, 4], np.float32, name="x")
+    model = ar.Model([ops.max_pool(x, [2, 2], [1, 1], [0, 0], [0, 0], [2, 2]).output(0)], [x])
+    data = np.array([[[[np.nan, -np.inf, 1.0, np.nan], [-np.inf, np.nan, np.nan, 2.0]]]], np.float32)
+    got = ar.Core().compile_model(model, "GPU", F32)([data])[0]
+    np.testing.assert_array_equal(got, [[[[np.finfo(np.float32).min, 2.0]]]])
+    assert lib.pools

@@ -187,3 +187,31 @@ def test_cudnn_convolutions_match_cpu(cp, case, hint):
     convs = [r.exec_type for r in c._plan.records if r.node_type.endswith("Convolution")]
     assert convs == ["cupy_cudnn_convolution"], f"not on {backend.cudnn!r}: {convs}"
     assert c._plan.fn.graph_status.startswith("captured"), c._plan.fn.graph_status
+
+
+CUDNN_POOLS = {  # x shape, kernel, strides, pads_begin, pads_end, rounding
+    "resnet_stem_batch64": ((64, 64, 112, 112), [3, 3], [2, 2], [1, 1], [1, 1], "floor"),
+    "ceil": ((2, 3, 6, 5), [2, 3], [2, 2], [0, 0], [0, 0], "ceil"),
+    "one_d": ((1, 2, 9), [4], [3], [1], [2], "ceil_torch"),
+}
+
+
+@pytest.mark.parametrize("hint", ["f32", "f16"])
+@pytest.mark.parametrize("case", list(CUDNN_POOLS))
+def test_cudnn_max_pool_matches_cpu(cp, case, hint):
+    backend = _cudnn_backend()
+    xs, k, s, pb, pe, rounding = CUDNN_POOLS[case]
+    x = ops.parameter(list(xs), np.float32, name="x")
+    model = ar.Model([ops.max_pool(x, s, [1] * len(k), pb, pe, k, rounding).output(0)], [x])
+    c = ar.Core().compile_model(model, "GPU", {"INFERENCE_PRECISION_HINT": hint, "PERF_COUNT": True})
+    for seed in (4, 5):
+        data = np.random.default_rng(seed).standard_normal(xs).astype(np.float32)
+        want = _outputs(ar.Core().compile_model(model, "CPU", F32), [data])[0]
+        got = _outputs(c, [data])[0]
+        if hint == "f32":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+    pools = [r.exec_type for r in c._plan.records if r.node_type == "MaxPool"]
+    assert pools == ["cupy_cudnn_max_pool"], f"not on {backend.cudnn!r}: {pools}"
+    assert c._plan.fn.graph_status.startswith("captured"), c._plan.fn.graph_status
