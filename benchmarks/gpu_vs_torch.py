@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_vs_torch.py [--models resnet18,bert_tiny] [--batches 1,64]
                                       [--precisions f32,f16] [--runs 30] [--warmup 5] [--npu]
-                                      [--json out.json]
+                                      [--no-im2col] [--json out.json]
 
 Each model is built once from ``arrayrt.testing.models`` (the builder and seeded weights the other
 benchmarks use): with ``arrayrt.opset`` for arrayrt, and through :class:`EagerOps` for PyTorch,
@@ -20,6 +20,9 @@ Per model, batch and precision:
   Medians over ``--runs`` calls after ``--warmup``; throughput = batch / median device latency.
 * ratio = arrayrt / PyTorch (latency: below 1.0 is faster; throughput: above 1.0 is faster).
 * ``--npu``: the same for ``NPU`` (jax) when jax has a GPU platform (``JAX_PLATFORM=gpu``).
+* Models with convolutions, when arrayrt found cuDNN: their device latency once more with
+  ``GPU_USE_CUDNN=NO`` (im2col + cuBLAS), the "no cuDNN" column; ``--no-im2col`` skips it.
+* ``--json`` is rewritten after every row, so a run cut short keeps what it measured.
 
 The header names the device (CuPy's name for it) and what arrayrt's convolutions run on: cuDNN
 (CuPy's ``cupyx.cudnn``, or the library through ``arrayrt.backends.cupy.cudnn``, with its version
@@ -277,6 +280,12 @@ def bench_one(name: str, batch: int, precision: str, args: argparse.Namespace, c
     row["arrayrt_device_ms"] = median_ms(lambda: dev_req.infer(dev_inputs), sync_gpu, args.warmup, args.runs)
     row["arrayrt_host_ms"] = median_ms(lambda: host_req.infer(inputs), sync_gpu, args.warmup, args.runs)
     ours = np.asarray(host_req.infer(inputs)[0])
+    has_convs = any(n.type_name.endswith("Convolution") for n in model.get_ordered_ops())
+    if has_convs and args.im2col and backends.backend_class("cupy").libraries(cp)["cudnn"] is not None:
+        plain = ar.Core().compile_model(model, "GPU", {**cfg, "KEEP_ON_DEVICE": True, "GPU_USE_CUDNN": False})
+        plain_req = plain.create_infer_request()
+        row["arrayrt_im2col_device_ms"] = median_ms(lambda: plain_req.infer(dev_inputs), sync_gpu, args.warmup,
+                                                    args.runs)
 
     dtype = torch.float16 if precision == "f16" else torch.float32
     program = eager_model(name, TorchLib(torch, "cuda", dtype), **kw)
@@ -337,7 +346,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['torch_throughput_per_s']:>9.0f} {r['throughput_ratio']:>10.2f} | "
             f"{r['arrayrt_host_ms']:>6.2f}/{r['torch_host_ms']:<6.2f} | {r['max_abs_diff_vs_torch']:>9.2e}"
             + (f" | NPU {r['npu_device_ms']:.3f} ms ({r['npu_latency_ratio']:.2f}x)"
-               if "npu_device_ms" in r else ""))
+               if "npu_device_ms" in r else "")
+            + (f" | no cuDNN {r['arrayrt_im2col_device_ms']:.3f} ms" if "arrayrt_im2col_device_ms" in r else ""))
     return "\n".join(lines)
 
 
@@ -349,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--npu", action="store_true", help="also NPU (jax) when jax has a GPU platform")
+    p.add_argument("--no-im2col", dest="im2col", action="store_false",
+                   help="skip timing convolution models a second time without cuDNN (GPU_USE_CUDNN=NO)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     try:
@@ -382,10 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rows.append({"model": model, "batch": batch, "precision": precision,
                                  "error": f"{type(exc).__name__}: {exc}"[:200]})
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
+                if args.json:  # after every row: a run cut short still leaves what it measured
+                    with open(args.json, "w") as f:
+                        json.dump({"device": device, "convolutions": convs, "rows": rows}, f, indent=1)
     print(table(rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": device, "convolutions": convs, "rows": rows}, f, indent=1)
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -242,8 +242,13 @@ def benchmark_stage(timeout: float, runs: int, npu: bool) -> Stage:
                "--warmup", "3", "--json", str(out)] + (["--npu"] if npu else [])
         try:
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=max(timeout, 5))
-        except subprocess.TimeoutExpired:
-            return Stage("benchmark", False, time.perf_counter() - start, f"timed out after {timeout:.0f} s")
+        except subprocess.TimeoutExpired as exc:
+            partial = json.loads(out.read_text()) if out.exists() else {"rows": []}
+            detail = f"timed out after {timeout:.0f} s"
+            if partial["rows"]:
+                detail += f" after {len(partial['rows'])} row(s): {judge(partial['rows'])['detail']}"
+            stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            return Stage("benchmark", False, time.perf_counter() - start, detail, {**partial, "table": stdout})
         if not out.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
             return Stage("benchmark", False, time.perf_counter() - start, " | ".join(tail))

@@ -112,6 +112,9 @@ def test_table_reports_ratios_and_errors(bench):
             {"model": "bert_tiny", "batch": 64, "precision": "f32", "error": "RuntimeError: boom"}]
     text = bench.table(rows)
     assert "0.50" in text and "2.00" in text and "error: RuntimeError: boom" in text
+    assert "no cuDNN" not in text
+    rows[0]["arrayrt_im2col_device_ms"] = 3.25
+    assert "no cuDNN 3.250 ms" in bench.table(rows)
 
 
 def test_without_cupy_and_torch_it_says_what_it_needs(bench, capsys):

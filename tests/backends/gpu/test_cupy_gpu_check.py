@@ -39,6 +39,22 @@ def test_judge_applies_the_issues_bars():
     assert not gpu_check.judge([])["ok"]
 
 
+def test_a_benchmark_cut_short_keeps_its_rows(monkeypatch):
+    """The benchmark writes its JSON after every row: a timeout still reports what was measured."""
+    import json
+
+    def cut_short(cmd, **kw):
+        out = Path(cmd[cmd.index("--json") + 1])
+        out.write_text(json.dumps({"device": "Fake", "rows": [_row("resnet18", 1, "f32", lat=0.5)]}))
+        raise subprocess.TimeoutExpired(cmd, kw["timeout"], output=b"resnet18 1 f32 | 0.500")
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", cut_short)
+    stage = gpu_check.benchmark_stage(10, 3, False)
+    assert not stage.ok
+    assert stage.detail.startswith("timed out after 10 s after 1 row(s)")
+    assert stage.data["rows"][0]["latency_ratio"] == 0.5 and "0.500" in stage.data["table"]
+
+
 def test_summary_table():
     text = gpu_check.summary([gpu_check.Stage("environment", True, 0.5, "Fake GPU"),
                               gpu_check.Stage("models", False, 12.0, "8/9 models within tolerance")])
