@@ -347,7 +347,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['arrayrt_host_ms']:>6.2f}/{r['torch_host_ms']:<6.2f} | {r['max_abs_diff_vs_torch']:>9.2e}"
             + (f" | NPU {r['npu_device_ms']:.3f} ms ({r['npu_latency_ratio']:.2f}x)"
                if "npu_device_ms" in r else "")
-            + (f" | no cuDNN {r['arrayrt_im2col_device_ms']:.3f} ms" if "arrayrt_im2col_device_ms" in r else ""))
+            + (f" | no cuDNN {r['arrayrt_im2col_device_ms']:.3f} ms" if "arrayrt_im2col_device_ms" in r else "")
+            + ("" if str(r.get("cuda_graph", "captured")).startswith("captured") else f" | {r['cuda_graph']}"))
     return "\n".join(lines)
 
 

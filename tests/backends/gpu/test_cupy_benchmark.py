@@ -115,6 +115,10 @@ def test_table_reports_ratios_and_errors(bench):
     assert "no cuDNN" not in text
     rows[0]["arrayrt_im2col_device_ms"] = 3.25
     assert "no cuDNN 3.250 ms" in bench.table(rows)
+    rows[0]["cuda_graph"] = "captured: 3 CUDA graph(s), 2 eager step(s) between them"
+    assert "captured" not in bench.table(rows)  # said only when a plan runs without graphs
+    rows[0]["cuda_graph"] = "eager: a kernel synchronised while recording"
+    assert "| eager: a kernel synchronised while recording" in bench.table(rows)
 
 
 def test_without_cupy_and_torch_it_says_what_it_needs(bench, capsys):
