@@ -56,7 +56,7 @@ class Plan:
                 outs, times = self.fn(*inputs)
                 executed = [r for r in self.records if r.status == "EXECUTED"]
                 for rec, t in zip(executed, times):
-                    rec.real_time = t
+                    rec.real_time = float(t)  # a device clock's span (see build_plan) reads itself now
                 return outs
             return self.fn(*inputs)
         except ArrayrtError:
@@ -164,7 +164,11 @@ def build_plan(model: Any, backend: Any, *, profile: bool = False, fold: bool = 
     namespace: dict[str, Any] = {}
     code = compile(source, _FILENAME, "exec")
     exec(code, namespace)  # noqa: S102 - source generated above from integer-indexed names only
-    fn = namespace["make"](tuple(kernels), tuple(consts), time.perf_counter, backend.synchronize)
+    # PERF_COUNT's clock: the backend's own (a GPU times nodes by events on its stream, read once the
+    # inference is over), else the host's clock with a synchronisation after every node
+    clock = getattr(backend, "profile_clock", None) if profile else None
+    mark, sync = clock() if clock is not None else (time.perf_counter, backend.synchronize)
+    fn = namespace["make"](tuple(kernels), tuple(consts), mark, sync)
     if wrap is not None:  # e.g. jax: jit the whole plan, constants passed as one argument
         fn = wrap(fn, tuple(consts))
     return Plan(fn=fn, backend=backend, n_inputs=len(params), n_outputs=len(results) - len(state_ids),

@@ -235,6 +235,21 @@ class CupyBackend(Backend):
         with self.cuda_device:
             self.cp.cuda.get_current_stream().synchronize()
 
+    def profile_clock(self) -> tuple[Callable[[], Any], Callable[[], None]]:
+        """``PERF_COUNT`` on the device's clock: a CUDA event recorded on the current stream before
+        the first node and after each one, nothing synchronised in between; a node's time is the
+        elapsed time between its two events, read when the inference is over. It counts what the
+        stream did in that span, including any time it waited for the host to launch the node's
+        kernels (a small model at batch 1 is bound by that)."""
+        cp = self.cp
+
+        def mark() -> _EventMark:
+            event = cp.cuda.Event()
+            event.record()
+            return _EventMark(event, cp)
+
+        return mark, _no_sync
+
     def apply_math_mode(self) -> None:
         """CuPy's f32 GEMM compute type for this plan's work (a process-wide setting in CuPy)."""
         _set_tf32(self.cp, self.allow_tf32)
@@ -398,6 +413,35 @@ def _static_inputs(node: Any) -> bool:
 
 #: id(CuPy module) -> whether its f32 GEMMs currently allow TF32
 _tf32: dict[int, bool] = {}
+
+
+def _no_sync() -> None:
+    pass
+
+
+class _EventMark:
+    """A CUDA event of a profiled inference; ``later - earlier`` is the span between two."""
+
+    __slots__ = ("event", "cp")
+
+    def __init__(self, event: Any, cp: Any):
+        self.event, self.cp = event, cp
+
+    def __sub__(self, earlier: _EventMark) -> _EventSpan:
+        return _EventSpan(earlier.event, self.event, self.cp)
+
+
+class _EventSpan:
+    """Seconds between two recorded events, read (waiting for the later one) by ``float()``."""
+
+    __slots__ = ("start", "end", "cp")
+
+    def __init__(self, start: Any, end: Any, cp: Any):
+        self.start, self.end, self.cp = start, end, cp
+
+    def __float__(self) -> float:
+        self.end.synchronize()
+        return self.cp.cuda.get_elapsed_time(self.start, self.end) / 1e3
 
 
 def _set_tf32(cp: Any, on: bool) -> None:

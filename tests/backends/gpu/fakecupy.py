@@ -16,6 +16,7 @@ It behaves like CuPy where the backend's correctness depends on it:
 from __future__ import annotations
 
 import threading
+import time
 import types
 from contextlib import contextmanager
 from typing import Any
@@ -245,6 +246,8 @@ class FakeCupy:
         self.fuse_fails = False
         self.fail_end_capture = False
         self.tf32_calls: list[Any] = []
+        self.events_recorded = 0
+        self.event_syncs = 0
         self._tls = threading.local()
         self._pools = {d: FakePool(self, f"default{d}") for d in range(devices)}
         self._nulls: dict[int, FakeStream] = {}
@@ -442,12 +445,31 @@ def _make_cuda(m: FakeCupy) -> types.SimpleNamespace:
         finally:
             m._tls.allocator = prev
 
+    class Event:
+        """A timing event: ``record`` stamps the host clock (work here runs as it is launched)."""
+
+        def __init__(self, block: bool = False, disable_timing: bool = False, interprocess: bool = False):
+            self.time: float | None = None
+            self.disable_timing = disable_timing
+
+        def record(self, stream: Any = None) -> None:
+            m.events_recorded += 1
+            self.time = time.perf_counter()
+
+        def synchronize(self) -> None:
+            m.event_syncs += 1
+
+    def get_elapsed_time(start: Event, end: Event) -> float:
+        if start.time is None or end.time is None or start.disable_timing or end.disable_timing:
+            raise RuntimeError("cudaErrorInvalidResourceHandle: an event was not recorded with timing")
+        return (end.time - start.time) * 1e3
+
     runtime = types.SimpleNamespace(getDeviceCount=lambda: m.devices, runtimeGetVersion=lambda: 13000,
                                     getDeviceProperties=lambda i: {"name": b"Fake GPU"})
     return types.SimpleNamespace(
         Device=Device, Stream=lambda non_blocking=False: FakeStream(m, non_blocking=non_blocking),
         Graph=FakeGraph, MemoryPool=lambda: FakePool(m, "private"), using_allocator=using_allocator,
-        get_current_stream=m.current_stream, runtime=runtime)
+        get_current_stream=m.current_stream, runtime=runtime, Event=Event, get_elapsed_time=get_elapsed_time)
 
 
 def _on_dtypes(fn: Any) -> Any:
