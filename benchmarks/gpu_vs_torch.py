@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_vs_torch.py [--models resnet18,bert_tiny] [--batches 1,64]
                                       [--precisions f32,f16] [--runs 30] [--warmup 5] [--npu]
-                                      [--no-im2col] [--json out.json]
+                                      [--no-im2col] [--no-profile] [--json out.json]
 
 Each model is built once from ``arrayrt.testing.models`` (the builder and seeded weights the other
 benchmarks use): with ``arrayrt.opset`` for arrayrt, and through :class:`EagerOps` for PyTorch,
@@ -22,6 +22,10 @@ Per model, batch and precision:
 * ``--npu``: the same for ``NPU`` (jax) when jax has a GPU platform (``JAX_PLATFORM=gpu``).
 * Models with convolutions, when arrayrt found cuDNN: their device latency once more with
   ``GPU_USE_CUDNN=NO`` (im2col + cuBLAS), the "no cuDNN" column; ``--no-im2col`` skips it.
+* A configuration that misses its bar (batch 1 latency above 1.0x, batch 64 throughput below 0.8x)
+  is profiled once more with ``PERF_COUNT`` (device events per node, no CUDA graphs): the node kinds
+  taking the most device time are printed under the table and kept in the JSON; ``--no-profile``
+  skips it.
 * ``--json`` is rewritten after every row, so a run cut short keeps what it measured.
 
 The header names the device (CuPy's name for it) and what arrayrt's convolutions run on: cuDNN
@@ -308,6 +312,8 @@ def bench_one(name: str, batch: int, precision: str, args: argparse.Namespace, c
     row["throughput_per_s"] = batch / row["arrayrt_device_ms"] * 1e3
     row["torch_throughput_per_s"] = batch / row["torch_device_ms"] * 1e3
     row["throughput_ratio"] = row["throughput_per_s"] / row["torch_throughput_per_s"]
+    if args.profile and (row["latency_ratio"] > 1.0 if batch == 1 else row["throughput_ratio"] < 0.8):
+        row["profile"] = profile_nodes(ar, model, cfg, dev_inputs)
     if jax is not None:
         npu = ar.Core().compile_model(model, "NPU", {**cfg, "JAX_PLATFORM": "gpu", "KEEP_ON_DEVICE": True})
         j_inputs = [jax.device_put(x) for x in inputs]
@@ -321,6 +327,30 @@ def bench_one(name: str, batch: int, precision: str, args: argparse.Namespace, c
         row["npu_latency_ratio"] = row["npu_device_ms"] / row["torch_device_ms"]
         row["npu_throughput_ratio"] = row["torch_device_ms"] / row["npu_device_ms"]
     return row
+
+
+def profile_nodes(ar: Any, model: Any, cfg: dict, inputs: Sequence[Any], runs: int = 3, top: int = 8) -> list:
+    """Where a plan's time goes: ``PERF_COUNT`` (device events per node, no graphs), median per
+    node over ``runs`` inferences, summed per (node type, exec type), the ``top`` largest:
+    ``[[node type, exec type, count, ms], ...]``."""
+    c = ar.Core().compile_model(model, "GPU", {**cfg, "KEEP_ON_DEVICE": True, "PERF_COUNT": True})
+    request = c.create_infer_request()
+    request.infer(inputs)  # warm-up: kernels compiled, algorithms chosen
+    per_node: dict[int, list[float]] = {}
+    kinds: dict[int, tuple[str, str]] = {}
+    for _ in range(runs):
+        request.infer(inputs)
+        for i, p in enumerate(request.get_profiling_info()):
+            if p.status.name == "EXECUTED":
+                per_node.setdefault(i, []).append(p.real_time.total_seconds() * 1e3)
+                kinds[i] = (p.node_type, p.exec_type)
+    totals: dict[tuple[str, str], list] = {}
+    for i, times in per_node.items():
+        entry = totals.setdefault(kinds[i], [0, 0.0])
+        entry[0] += 1
+        entry[1] += float(np.median(times))
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1][1])[:top]
+    return [[t, e, n, round(ms, 4)] for (t, e), (n, ms) in ranked]
 
 
 def _jax_gpu() -> Any:
@@ -360,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--npu", action="store_true", help="also NPU (jax) when jax has a GPU platform")
+    p.add_argument("--no-profile", dest="profile", action="store_false",
+                   help="skip the per-node device profile of configurations that miss their bar")
     p.add_argument("--no-im2col", dest="im2col", action="store_false",
                    help="skip timing convolution models a second time without cuDNN (GPU_USE_CUDNN=NO)")
     p.add_argument("--json", default=None)
@@ -399,6 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     with open(args.json, "w") as f:
                         json.dump({"device": device, "convolutions": convs, "rows": rows}, f, indent=1)
     print(table(rows))
+    for r in rows:
+        if r.get("profile"):
+            print(f"{r['model']} b{r['batch']} {r['precision']} (missed its bar), device time by node kind: "
+                  + ", ".join(f"{t} [{e}] x{n} {ms:.3f} ms" for t, e, n, ms in r["profile"]))
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -130,3 +130,15 @@ def test_without_cupy_and_torch_it_says_what_it_needs(bench, capsys):
         pass
     assert bench.main(["--models", "resnet18"]) == 2
     assert "needs CuPy and PyTorch" in capsys.readouterr().err
+
+
+def test_profile_nodes_ranks_node_kinds_by_device_time(bench, gpu):
+    x = ops.parameter([2, 8], np.float32, name="x")
+    y = ops.relu(ops.add(ops.matmul(x, np.ones((8, 8), np.float32), False, False), np.ones(8, np.float32)))
+    model = ar.Model([ops.sigmoid(ops.sigmoid(y))], [x])
+    data = [gpu.asarray(np.ones((2, 8), np.float32))]
+    ranked = bench.profile_nodes(ar, model, {"INFERENCE_PRECISION_HINT": "f32"}, data)
+    kinds = {(t, n) for t, _, n, _ in ranked}
+    assert ("Sigmoid", 2) in kinds and ("GpuFusedProduct", 1) in kinds
+    times = [ms for *_, ms in ranked]
+    assert min(times) >= 0 and times == sorted(times, reverse=True)
