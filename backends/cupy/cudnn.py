@@ -100,6 +100,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "cudnnCreatePoolingDescriptor": (_I, [ctypes.POINTER(_P)]),
     "cudnnSetPoolingNdDescriptor": (_I, [_P, _I, _I, _I, _IP, _IP, _IP]),
     "cudnnPoolingForward": (_I, [_P, _P, _P, _P, _P, _P, _P, _P]),
+    "cudnnGetConvolutionNdForwardOutputDim": (_I, [_P, _P, _P, _I, _IP]),
+    "cudnnGetPoolingNdForwardOutputDim": (_I, [_P, _P, _I, _IP]),
 }
 
 
@@ -243,6 +245,51 @@ class Cudnn:
         self._call("cudnnSetTensorNdDescriptor", desc, dtype, len(shape), _ints(shape), _ints(strides))
         return desc
 
+    def conv_descriptors(self, dtype: str, x_shape: Sequence[int], x_strides: Sequence[int], w_shape: Sequence[int],
+                         y_shape: Sequence[int], y_strides: Sequence[int], pad: Sequence[int], stride: Sequence[int],
+                         dilation: Sequence[int], groups: int, math_type: int) -> tuple[int, int, int, int]:
+        """(x, filter, convolution, y) descriptors for element type ``dtype`` (a numpy name), strides
+        in elements. No handle or device needed. Raises :class:`CudnnError` when the output shape
+        cuDNN derives from them is not ``y_shape``."""
+        if dtype not in DATA_TYPES:
+            raise CudnnError(f"cuDNN convolutions take f16, f32 or f64 tensors, got {dtype}")
+        code = DATA_TYPES[dtype]
+        compute = DATA_TYPES["float64" if dtype == "float64" else "float32"]
+        xd = self._tensor(code, x_shape, x_strides)
+        yd = self._tensor(code, y_shape, y_strides)
+        wd = self._new("cudnnCreateFilterDescriptor")
+        self._call("cudnnSetFilterNdDescriptor", wd, code, TENSOR_NCHW, len(w_shape), _ints(w_shape))
+        cd = self._new("cudnnCreateConvolutionDescriptor")
+        self._call("cudnnSetConvolutionNdDescriptor", cd, len(pad), _ints(pad), _ints(stride), _ints(dilation),
+                   CROSS_CORRELATION, compute)
+        self._call("cudnnSetConvolutionGroupCount", cd, int(groups))
+        self._call("cudnnSetConvolutionMathType", cd, math_type)
+        dims = (ctypes.c_int * len(x_shape))()
+        self._call("cudnnGetConvolutionNdForwardOutputDim", cd, xd, wd, len(x_shape), dims)
+        if list(dims) != list(y_shape):
+            raise CudnnError(f"cuDNN computes output {tuple(dims)} for input {tuple(x_shape)}, filters "
+                             f"{tuple(w_shape)}, pads {tuple(pad)}, strides {tuple(stride)}, dilations "
+                             f"{tuple(dilation)}, {groups} group(s); expected {tuple(y_shape)}")
+        return xd, wd, cd, yd
+
+    def pool_descriptors(self, dtype: str, x_shape: Sequence[int], x_strides: Sequence[int], y_shape: Sequence[int],
+                         y_strides: Sequence[int], window: Sequence[int], pad: Sequence[int], stride: Sequence[int],
+                         mode: int) -> tuple[int, int, int]:
+        """(pooling, x, y) descriptors, checked as :meth:`conv_descriptors` are."""
+        if dtype not in DATA_TYPES:
+            raise CudnnError(f"cuDNN pooling takes f16, f32 or f64 tensors, got {dtype}")
+        pd = self._new("cudnnCreatePoolingDescriptor")
+        self._call("cudnnSetPoolingNdDescriptor", pd, int(mode), NOT_PROPAGATE_NAN, len(window), _ints(window),
+                   _ints(pad), _ints(stride))
+        xd = self._tensor(DATA_TYPES[dtype], x_shape, x_strides)
+        yd = self._tensor(DATA_TYPES[dtype], y_shape, y_strides)
+        dims = (ctypes.c_int * len(x_shape))()
+        self._call("cudnnGetPoolingNdForwardOutputDim", pd, xd, len(x_shape), dims)
+        if list(dims) != list(y_shape):
+            raise CudnnError(f"cuDNN computes pooled output {tuple(dims)} for input {tuple(x_shape)}, window "
+                             f"{tuple(window)}, pads {tuple(pad)}, strides {tuple(stride)}; expected {tuple(y_shape)}")
+        return pd, xd, yd
+
     def _geometry(self, key: tuple, x: Any, w: Any, y: Any, pad: Sequence[int], stride: Sequence[int],
                   dilation: Sequence[int], groups: int, math_type: int) -> _Geometry:
         geo = self._geometries.get(key)
@@ -253,21 +300,13 @@ class Cudnn:
             if geo is not None:
                 return geo
             name = str(x.dtype)
-            if name not in DATA_TYPES or str(w.dtype) != name or str(y.dtype) != name:
-                raise CudnnError(f"cuDNN convolutions take f16, f32 or f64 tensors of one type, "
-                                 f"got {x.dtype}, {w.dtype} -> {y.dtype}")
-            dtype = DATA_TYPES[name]
-            compute = DATA_TYPES["float64" if name == "float64" else "float32"]
+            if str(w.dtype) != name or str(y.dtype) != name:
+                raise CudnnError(f"cuDNN convolutions take tensors of one type, got {x.dtype}, {w.dtype} -> "
+                                 f"{y.dtype}")
             item = x.dtype.itemsize
-            xd = self._tensor(dtype, x.shape, [s // item for s in x.strides])
-            yd = self._tensor(dtype, y.shape, [s // item for s in y.strides])
-            wd = self._new("cudnnCreateFilterDescriptor")
-            self._call("cudnnSetFilterNdDescriptor", wd, dtype, TENSOR_NCHW, w.ndim, _ints(w.shape))
-            cd = self._new("cudnnCreateConvolutionDescriptor")
-            self._call("cudnnSetConvolutionNdDescriptor", cd, len(pad), _ints(pad), _ints(stride),
-                       _ints(dilation), CROSS_CORRELATION, compute)
-            self._call("cudnnSetConvolutionGroupCount", cd, int(groups))
-            self._call("cudnnSetConvolutionMathType", cd, math_type)
+            xd, wd, cd, yd = self.conv_descriptors(name, x.shape, [s // item for s in x.strides], w.shape, y.shape,
+                                                   [s // item for s in y.strides], pad, stride, dilation, groups,
+                                                   math_type)
             handle = self.handle()
             ranked = (_AlgoPerf * ALGO_COUNT)()
             got = ctypes.c_int()
@@ -331,16 +370,12 @@ class Cudnn:
         geo = self._geometries.get(key)
         if geo is None:
             with self._lock:
-                if name not in DATA_TYPES or str(y.dtype) != name:
-                    raise CudnnError(f"cuDNN pooling takes f16, f32 or f64 tensors of one type, got {x.dtype} -> "
-                                     f"{y.dtype}")
+                if str(y.dtype) != name:
+                    raise CudnnError(f"cuDNN pooling takes tensors of one type, got {x.dtype} -> {y.dtype}")
                 item = x.dtype.itemsize
-                pd = self._new("cudnnCreatePoolingDescriptor")
-                self._call("cudnnSetPoolingNdDescriptor", pd, int(mode), NOT_PROPAGATE_NAN, len(ksize), _ints(ksize),
-                           _ints(pad), _ints(stride))
-                geo = _Geometry(x=self._tensor(DATA_TYPES[name], x.shape, [s // item for s in x.strides]),
-                                y=self._tensor(DATA_TYPES[name], y.shape, [s // item for s in y.strides]),
-                                conv=pd, w=None, algo=None, workspace=0, double=name == "float64")
+                pd, xd, yd = self.pool_descriptors(name, x.shape, [s // item for s in x.strides], y.shape,
+                                                   [s // item for s in y.strides], ksize, pad, stride, mode)
+                geo = _Geometry(x=xd, y=yd, conv=pd, w=None, algo=None, workspace=0, double=name == "float64")
                 self._geometries[key] = geo
         handle = self.handle()
         self._call("cudnnSetStream", handle, cp.cuda.get_current_stream().ptr)

@@ -46,7 +46,8 @@ class FakeCudnnLibrary:
                      "cudnnSetConvolutionNdDescriptor", "cudnnSetConvolutionGroupCount",
                      "cudnnSetConvolutionMathType", "cudnnGetConvolutionForwardAlgorithm_v7",
                      "cudnnGetConvolutionForwardWorkspaceSize", "cudnnConvolutionForward",
-                     "cudnnCreatePoolingDescriptor", "cudnnSetPoolingNdDescriptor", "cudnnPoolingForward"):
+                     "cudnnCreatePoolingDescriptor", "cudnnSetPoolingNdDescriptor", "cudnnPoolingForward",
+                     "cudnnGetConvolutionNdForwardOutputDim", "cudnnGetPoolingNdForwardOutputDim"):
             setattr(self, name, self._entry(name, getattr(self, "_" + name)))
 
     def _entry(self, name: str, impl: Any) -> Any:
@@ -113,6 +114,24 @@ class FakeCudnnLibrary:
         self.desc[d]["math"] = math
         return 0
 
+    def _cudnnGetConvolutionNdForwardOutputDim(self, cd: int, xd: int, wd: int, n: int, dims: Any) -> int:
+        conv, x, w = self.desc[cd], self.desc[xd]["dims"], self.desc[wd]["dims"]
+        if n != len(x) or x[1] != w[1] * conv["groups"] or w[0] % conv["groups"]:
+            return BAD_PARAM
+        dims[0], dims[1] = x[0], w[0]
+        for i, (s, k, p, st, d) in enumerate(zip(x[2:], w[2:], conv["pads"], conv["strides"], conv["dilations"])):
+            dims[2 + i] = (s + 2 * p - (k - 1) * d - 1) // st + 1
+        return 0
+
+    def _cudnnGetPoolingNdForwardOutputDim(self, pd: int, xd: int, n: int, dims: Any) -> int:
+        pool, x = self.desc[pd], self.desc[xd]["dims"]
+        if n != len(x):
+            return BAD_PARAM
+        dims[0], dims[1] = x[0], x[1]
+        for i, (s, k, p, st) in enumerate(zip(x[2:], pool["window"], pool["pads"], pool["strides"])):
+            dims[2 + i] = (s + 2 * p - k) // st + 1
+        return 0
+
     def _cudnnGetConvolutionForwardAlgorithm_v7(self, handle, x, w, conv, y, n, got_ref, perf) -> int:
         for i, (algo, status, memory) in enumerate(RANKING[:n]):
             perf[i].algo, perf[i].status, perf[i].memory = algo, status, memory
@@ -148,7 +167,9 @@ class FakeCudnnLibrary:
             return BAD_PARAM
         self.forwards.append({"algo": algo, "workspace": ws_size, "alpha": _out(alpha_ref).value,
                               "beta": _out(beta_ref).value, "math": conv["math"], "compute": conv["compute"],
-                              "dtype": self.desc[xd]["dtype"], "handle": handle})
+                              "dtype": self.desc[xd]["dtype"], "handle": handle,
+                              "geometry": {k: dict(self.desc[d]) for k, d in (("x", xd), ("w", wd), ("conv", cd),
+                                                                             ("y", yd))}})
         y[...] = (_out(alpha_ref).value * reference(x, w, conv["pads"], conv["strides"], conv["dilations"],
                                                     conv["groups"])).astype(y.dtype)
         return 0
@@ -175,7 +196,8 @@ class FakeCudnnLibrary:
         windows = np.lib.stride_tricks.sliding_window_view(padded, pool["window"], axis=tuple(range(2, x.ndim)))
         picked = windows[(slice(None), slice(None), *[slice(None, None, s) for s in pool["strides"]])]
         self.pools.append({"window": pool["window"], "strides": pool["strides"], "pads": pool["pads"],
-                           "x_strides": self.desc[xd]["strides"]})
+                           "x_strides": self.desc[xd]["strides"],
+                           "geometry": {k: dict(self.desc[d]) for k, d in (("x", xd), ("pool", pd), ("y", yd))}})
         y[...] = picked.max(axis=tuple(range(x.ndim, 2 * x.ndim - 2)))
         return 0
 

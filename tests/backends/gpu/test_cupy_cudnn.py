@@ -222,3 +222,32 @@ def test_max_pool_on_cudnn_nan_and_minus_inf_never_win(lib):
     got = ar.Core().compile_model(model, "GPU", F32)([data])[0]
     np.testing.assert_array_equal(got, [[[[np.finfo(np.float32).min, 2.0]]]])
     assert lib.pools
+
+
+def test_the_real_library_reads_every_descriptor_as_the_stand_in_does(lib):
+    """Every convolution and pooling geometry the kernels hand the stand-in (the CONVS and POOLS
+    cases, f32 and f16), built again in the real cuDNN: its own output-shape computation from our
+    descriptors must give the shape we allocate. Needs the library only, no GPU."""
+    real = binding.load(types.SimpleNamespace())
+    if real is None:
+        pytest.skip(f"no cuDNN library here ({binding.load_error})")
+    names = {0: "float32", 1: "float64", 2: "float16"}
+    for hint in ("f32", "f16"):
+        for case in CONVS:
+            model, xs = _model(case)
+            ar.Core().compile_model(model, "GPU", {"INFERENCE_PRECISION_HINT": hint})([_rand(*xs)])
+        for xs, k, s, pb, pe, d, rounding, auto_pad in POOLS:
+            x = ops.parameter(list(xs), np.float32, name="x")
+            model = ar.Model([ops.max_pool(x, s, d, pb, pe, k, rounding, auto_pad).output(0)], [x])
+            ar.Core().compile_model(model, "GPU", {"INFERENCE_PRECISION_HINT": hint})([_rand(*xs)])
+    convs = {repr(f["geometry"]): f["geometry"] for f in lib.forwards}.values()
+    pools = {repr(p["geometry"]): p["geometry"] for p in lib.pools}.values()
+    assert len(convs) >= len(CONVS) and len(pools) >= 4
+    for g in convs:
+        x, w, conv, y = g["x"], g["w"], g["conv"], g["y"]
+        real.conv_descriptors(names[x["dtype"]], x["dims"], x["strides"], w["dims"], y["dims"], y["strides"],
+                              conv["pads"], conv["strides"], conv["dilations"], conv["groups"], conv["math"])
+    for g in pools:
+        x, pool, y = g["x"], g["pool"], g["y"]
+        real.pool_descriptors(names[x["dtype"]], x["dims"], x["strides"], y["dims"], y["strides"], pool["window"],
+                              pool["pads"], pool["strides"], pool["mode"])
