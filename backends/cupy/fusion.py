@@ -7,15 +7,16 @@ Pattern, each step optional but at least one present, every intermediate read on
     Convolution | GroupConvolution | MatMul
       -> Add(constant bias that does not change the product's shape)
       -> Add(another tensor of the product's static shape)         (a residual)
-      -> Relu | Clamp | Sigmoid | Tanh | Gelu      (f16 products: Relu | Clamp)
+      -> Relu | Clamp | Sigmoid | Tanh | Gelu
 
 First an exported GELU (``Div -> Erf -> Add -> Mul -> Mul`` or the tanh form, from ONNX) becomes one
 ``Gelu`` (:mod:`arrayrt.ir.passes.gelu_fusion`, as on CPU), so it can join a tail.
 
 The pass runs when the GPU compiles (on the compiled copy of the model); the fused node keeps the
 last fused node's friendly name and tensor names and lists every fused node in
-``rt_info["originalLayersNames"]``. The tail computes in the product's element type; transcendental
-activations of f16 products stay separate kernels, which compute in f32.
+``rt_info["originalLayersNames"]``. The tail computes in the product's element type, except that a
+transcendental activation (Sigmoid, Tanh, Gelu) of an f16 product computes in f32 inside the fused
+kernel and rounds once, as the activation's own kernel would.
 """
 from __future__ import annotations
 
@@ -81,8 +82,7 @@ def fuse(model: Any) -> int:
             if residual is not None:
                 chain.append(nxt)
                 nxt = _single_user(users, nxt)
-        if nxt is not None and nxt.type_name in ACTIVATIONS and (
-                nxt.type_name in EXACT_ACTIVATIONS or out.get_element_type().bitwidth > 16):
+        if nxt is not None and nxt.type_name in ACTIVATIONS:
             act = nxt
             chain.append(nxt)
         if len(chain) == 1:
@@ -166,9 +166,18 @@ def activation(cp: Any, erf: Any, name: str | None, approximation: str | None,
     return lambda t: 0.5 * t * (1 + erf(t * _SQRT1_2))
 
 
-def tail(cp: Any, erf: Any, attrs: dict) -> Callable[..., Any]:
-    """``tail(y[, bias][, residual])`` as one Python function of CuPy ufuncs."""
+def tail(cp: Any, erf: Any, attrs: dict, dtype: Any = None) -> Callable[..., Any]:
+    """``tail(y[, bias][, residual])`` as one Python function of CuPy ufuncs. For a 16-bit product
+    (``dtype``) a transcendental activation computes in f32 and rounds once, as its own kernel does;
+    the adds before it stay in the product's type."""
     act = activation(cp, erf, attrs["activation"], attrs["approximation"], attrs["low"], attrs["high"])
+    name = attrs["activation"]
+    if (dtype is not None and np.dtype(dtype).itemsize <= 2 and name is not None
+            and name not in {a.lower() for a in EXACT_ACTIVATIONS}):
+        narrow, wide = act, np.dtype(dtype)
+
+        def act(t: Any) -> Any:
+            return narrow(t.astype(np.float32)).astype(wide)
     bias, residual = attrs["bias"] is not None, attrs["residual"]
     if bias and residual:
         return lambda y, b, r: act(y + b + r)
@@ -185,10 +194,10 @@ def kernel(backend: Any, node: Node) -> Callable[..., Any]:
     cp = backend.cp
     a = node.attrs
     base = backend.kernel(Node(a["base"], node.input_values()[:2], a["base_attrs"], name=node.friendly_name))
-    plain = tail(cp, backend.erf, a)
+    dtype = node.output(0).get_element_type().to_dtype()
+    plain = tail(cp, backend.erf, a, dtype)
     fused: list[Callable[..., Any]] = [cp.fuse(plain)]
     extra = [backend.to_device(a["bias"])] if a["bias"] is not None else []
-    dtype = node.output(0).get_element_type().to_dtype()
 
     def apply(*args: Any) -> Any:
         try:

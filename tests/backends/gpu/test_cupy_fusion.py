@@ -159,12 +159,24 @@ def test_f16_tail_keeps_the_product_type(gpu):
     np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)
 
 
-def test_f16_transcendental_activations_stay_separate(gpu):
-    x = ops.parameter([2, 8], np.float32, name="x")
-    model = ar.Model([ops.gelu(ops.add(ops.matmul(x, _w(8, 4), False, False), _w(4)), "erf")], [x])
+@pytest.mark.parametrize("act", ["gelu_erf", "gelu_tanh", "sigmoid", "tanh"])
+def test_f16_transcendental_activations_join_the_tail_in_f32(gpu, act):
+    """An f16 product's Gelu/Sigmoid/Tanh joins the fused tail and computes there in f32, rounding
+    once: the same values as the unfused f16 graph (whose activation kernel computes in f32)."""
+    x = ops.parameter([3, 8], np.float32, name="x")
+    pre = ops.add(ops.matmul(x, _w(8, 4), False, False), _w(4))
+    post = {"gelu_erf": lambda t: ops.gelu(t, "erf"), "gelu_tanh": lambda t: ops.gelu(t, "tanh"),
+            "sigmoid": ops.sigmoid, "tanh": ops.tanh}[act](pre)
+    model = ar.Model([post], [x])
     c = ar.Core().compile_model(model, "GPU", {"PERF_COUNT": True})  # f16
     executed = [(r.node_type, r.exec_type) for r in c._plan.records if r.status == "EXECUTED"]
-    assert ("GpuFusedProduct", "cupy_fused_matmul_bias") in executed and ("Gelu", "cupy_ref") in executed
+    name = act.split("_")[0]
+    assert ("GpuFusedProduct", f"cupy_fused_matmul_bias_{name}") in executed, executed
+    data = _x(3, 8) * 3
+    # CPU at f16 runs the activation as its own kernel (f32 inside, rounded to f16): the same rounding
+    unfused = ar.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f16"})([data])[0]
+    np.testing.assert_allclose(c([data])[0], unfused, rtol=1e-3, atol=1e-3)
+    assert gpu.fused_calls > 0
 
 
 def test_the_fused_tail_reports_whether_cupy_fuse_took_it(gpu):
