@@ -85,12 +85,16 @@ def _hetero_runner(device: str, original: Callable[..., Any]) -> Callable[..., A
 
 
 # --- stages -----------------------------------------------------------------------------------------
-def _cudnn_fact(cudnn: Any) -> str | None:
+def _cudnn_fact(cudnn: Any, cp: Any) -> str | None:
     """Which cuDNN the GPU backend's convolutions use: cupyx's, or the library through arrayrt's
-    binding (version and file); None when neither."""
+    binding (version, file, and its self-test on GPU.0); None when neither."""
     if cudnn is None:
         return None
-    return "cupyx.cudnn" if getattr(cudnn, "__name__", "") == "cupyx.cudnn" else repr(cudnn)
+    if getattr(cudnn, "__name__", "") == "cupyx.cudnn":
+        return "cupyx.cudnn"
+    with cp.cuda.Device(0):
+        problem = cudnn.self_test()
+    return f"{cudnn!r}, " + ("self-test passed" if problem is None else f"self-test FAILED ({problem}): im2col")
 
 
 def environment() -> Stage:
@@ -109,7 +113,7 @@ def environment() -> Stage:
         libs = cls.libraries(cp)
         facts = {"device": name, "devices": cp.cuda.runtime.getDeviceCount(), "cupy": cp.__version__,
                  "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(),
-                 "cudnn": _cudnn_fact(libs["cudnn"]), "native_erf": libs["erf"] is not None}
+                 "cudnn": _cudnn_fact(libs["cudnn"], cp), "native_erf": libs["erf"] is not None}
     except Exception as exc:  # noqa: BLE001 - report, do not crash the check
         return Stage("environment", False, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     for module in ("torch", "jax"):

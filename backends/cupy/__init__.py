@@ -41,6 +41,7 @@ import functools
 import importlib
 import re
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -198,6 +199,27 @@ class CupyBackend(Backend):
         self.recording_state = _RecordingState()
         self._kernel_depth = 0
         self._probed: dict[int, tuple[Any, probe.Reads]] = {}
+
+    def cudnn_ready(self) -> bool:
+        """Whether kernels may use ``self.cudnn``: arrayrt's binding must first pass its self-test on
+        this device (once per process; see :meth:`.cudnn.Cudnn.self_test`). On failure cuDNN is
+        dropped, with one warning per process saying why, and convolutions use im2col + cuBLAS.
+        Never tested while a CUDA graph records (a body compiled then uses im2col)."""
+        if self.cudnn is None:
+            return False
+        test = getattr(self.cudnn, "self_test", None)
+        if test is None:  # cupyx.cudnn: CuPy's own
+            return True
+        if self.recording_state.recording is not None:
+            return False
+        first = self.device_id not in getattr(self.cudnn, "_tested", {})
+        with self.cuda_device:
+            problem = test()
+        if problem is not None and first:
+            warnings.warn(f"GPU.{self.device_id}: {self.cudnn!r} failed its self-test, so convolutions use "
+                          f"im2col + cuBLAS: {problem}", RuntimeWarning, stacklevel=2)
+            self.cudnn = None
+        return problem is None
 
     def describe(self) -> str:
         props = self.cp.cuda.runtime.getDeviceProperties(self.device_id)

@@ -42,6 +42,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from arrayrt.errors import DeviceError
 
 #: largest workspace (bytes) an algorithm may ask for; beyond it the heuristics' next choice is taken
@@ -214,6 +216,7 @@ class Cudnn:
         self._tls = threading.local()
         self._geometries: dict[tuple, _Geometry] = {}
         self._lock = threading.Lock()
+        self._tested: dict[int, str | None] = {}
 
     def __repr__(self) -> str:
         return f"cuDNN {'.'.join(map(str, self.version))} ({self.source})"
@@ -384,3 +387,50 @@ class Cudnn:
         self._call("cudnnPoolingForward", handle, geo.conv, ctypes.byref(one), geo.x, x.data.ptr, ctypes.byref(zero),
                    geo.y, y.data.ptr)
         return y
+
+    # --- the self-test -------------------------------------------------------------------------
+    def self_test(self) -> str | None:
+        """One small convolution (pads, stride, two groups) and one max pooling on the current
+        device, checked against numpy: None when right, else what went wrong. Once per device and
+        process (the backend asks before its first cuDNN kernel, outside any CUDA graph capture), so
+        a library that loads but cannot run here -- a sub-library or engine that fails to load, a
+        driver it does not support -- costs im2col convolutions, not a failed model."""
+        cp = self.cp
+        device = cp.cuda.Device().id
+        if device in self._tested:
+            return self._tested[device]
+        problem = None
+        try:
+            host = (np.arange(2 * 4 * 6 * 5, dtype=np.float32).reshape(2, 4, 6, 5) % 7 - 3) / 4
+            filters = (np.arange(6 * 2 * 3 * 3, dtype=np.float32).reshape(6, 2, 3, 3) % 5 - 2) / 2
+            x, w = cp.asarray(host), cp.asarray(filters)
+            y = cp.empty((2, 6, 3, 5), dtype=cp.float32)
+            self.convolution_forward(x, w, None, y, (1, 1), (2, 1), (1, 1), 2, tensor_core="never")
+            p = cp.empty((2, 4, 2, 2), dtype=cp.float32)
+            self.pooling_forward(x, p, (3, 3), (2, 2), (0, 0), POOLING_MAX)
+            got_y, got_p = cp.asnumpy(y), cp.asnumpy(p)
+            want_y, want_p = _reference_conv(host, filters, (1, 1), (2, 1), 2), _reference_max(host, (3, 3), (2, 2))
+            if not np.allclose(got_y, want_y, rtol=1e-5, atol=1e-5):
+                problem = f"a test convolution gave wrong values (max error {np.abs(got_y - want_y).max():.3g})"
+            elif not np.array_equal(got_p, want_p):
+                problem = f"a test max pooling gave wrong values (max error {np.abs(got_p - want_p).max():.3g})"
+        except Exception as exc:  # noqa: BLE001 - any failure means: do not use cuDNN here
+            problem = f"{type(exc).__name__}: {exc}"
+        self._tested[device] = problem
+        return problem
+
+
+def _reference_conv(x: np.ndarray, w: np.ndarray, pads: tuple, strides: tuple, groups: int) -> np.ndarray:
+    """The self-test's expected convolution (2-D, cross-correlation, symmetric pads), in float64."""
+    x = np.pad(x.astype(np.float64), [(0, 0), (0, 0)] + [(p, p) for p in pads])
+    kh, kw = w.shape[2:]
+    og, cg = w.shape[0] // groups, w.shape[1]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::strides[0], ::strides[1]]
+    parts = [np.einsum("nchwij,ocij->nohw", windows[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og])
+             for g in range(groups)]
+    return np.concatenate(parts, axis=1)
+
+
+def _reference_max(x: np.ndarray, window: tuple, strides: tuple) -> np.ndarray:
+    windows = np.lib.stride_tricks.sliding_window_view(x, window, axis=(2, 3))[:, :, ::strides[0], ::strides[1]]
+    return windows.max(axis=(4, 5))

@@ -98,7 +98,7 @@ def _convolution(backend: Any, node: Any, grouped: bool) -> Callable[..., Any] |
     geo = _conv_geometry(node, grouped)
     if geo is None or any(p < 0 for p in list(node.attrs["pads_begin"]) + list(node.attrs["pads_end"])):
         return None
-    if backend.cudnn is not None and len(geo[3]) in (1, 2, 3) and node.input_type(0) in (Type.f16, Type.f32):
+    if len(geo[3]) in (1, 2, 3) and node.input_type(0) in (Type.f16, Type.f32) and backend.cudnn_ready():
         return _cudnn_convolution(backend, node, geo)
     return _gemm_convolution(backend, node, geo)
 
@@ -205,8 +205,8 @@ def max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
     two = node.get_output_size() > 1
     ns = len(kernel)
     low = float(backend.xp.finfo(t.to_dtype()).min)
-    if (backend.cudnn is not None and hasattr(backend.cudnn, "pooling_forward") and ns in (1, 2, 3)
-            and all(d == 1 for d in dilations) and t in FLOATS):
+    if (ns in (1, 2, 3) and all(d == 1 for d in dilations) and t in FLOATS and backend.cudnn_ready()
+            and hasattr(backend.cudnn, "pooling_forward")):
         return _cudnn_max_pool(backend, node, kernel, strides, pads_begin, pads_end, auto_pad, rounding, low, two)
 
     def run(x: Any) -> Any:

@@ -26,10 +26,20 @@ def lib(fake, monkeypatch) -> FakeCudnnLibrary:
     """``GPU`` on the fake CuPy with the fake cuDNN bound; yields the library (its records)."""
     library = FakeCudnnLibrary(fake)
     bound = binding.Cudnn(library, fake, source="fake")
+    _use(monkeypatch, fake, bound)
+    with fake.cuda.Device(0):
+        assert bound.self_test() is None  # what the backend asks first; then the records start empty
+    library.calls.clear()
+    library.forwards.clear()
+    library.pools.clear()
+    library.streams.clear()
+    return library
+
+
+def _use(monkeypatch, fake, bound):
     cls = type("FakeCudnnBackend", (fake_backend_class(fake),),
                {"libraries": classmethod(lambda cls, cp: {"erf": None, "cudnn": bound})})
     monkeypatch.setitem(backends._cache, "cupy", cls)
-    return library
 
 
 def _model(case):
@@ -71,7 +81,7 @@ def test_heuristics_choice_within_the_workspace_limit(lib, fake):
     assert {(f["algo"], f["workspace"]) for f in lib.forwards} == {(1, 4096)}
     assert lib.calls["cudnnGetConvolutionForwardAlgorithm_v7"] == 1
     assert lib.calls["cudnnCreateConvolutionDescriptor"] == 1
-    assert lib.calls["cudnnCreate"] == 1  # one handle for this thread and device
+    assert lib.calls["cudnnCreate"] == 0  # the self-test's handle: one per thread and device
     assert lib.calls["cudnnConvolutionForward"] == lib.calls["cudnnSetStream"] >= 3
     assert 0 not in lib.streams, "cuDNN ran on the null stream, not the request's"
 
@@ -112,6 +122,25 @@ def test_a_failing_cudnn_call_names_the_layer_and_the_status(lib):
     text = str(err.value)
     assert "layer" in text and "type=Convolution" in text
     assert "cudnnSetConvolutionNdDescriptor" in text and "CUDNN_STATUS_BAD_PARAM" in text
+
+
+@pytest.mark.parametrize("broken", ["a failing call", "wrong values"])
+def test_a_library_failing_its_self_test_leaves_convolutions_on_im2col(fake, monkeypatch, broken):
+    library = FakeCudnnLibrary(fake)
+    if broken == "a failing call":
+        library.fail["cudnnConvolutionForward"] = BAD_PARAM
+    else:
+        monkeypatch.setattr("fakecudnn.reference", lambda x, w, *a: np.zeros((x.shape[0], w.shape[0], 3, 5)))
+    _use(monkeypatch, fake, binding.Cudnn(library, fake, source="fake"))
+    model, xs = _model(CONVS[0])
+    data = _rand(*xs)
+    with pytest.warns(RuntimeWarning, match="failed its self-test, so convolutions use im2col") as record:
+        got = ar.Core().compile_model(model, "GPU", F32)([data])[0]
+        assert _exec_types(model) == ["cupy_im2col_gemm"]  # a second compile: the same answer
+    assert len(record) == 1  # warned once per process
+    text = str(record[0].message)
+    assert ("CUDNN_STATUS_BAD_PARAM" in text) if broken == "a failing call" else ("wrong values" in text)
+    np.testing.assert_allclose(got, ar.Core().compile_model(model, "CPU", F32)([data])[0], rtol=1e-5, atol=1e-5)
 
 
 def test_binding_refuses_what_it_does_not_do(lib, fake):
@@ -251,3 +280,10 @@ def test_the_real_library_reads_every_descriptor_as_the_stand_in_does(lib):
         x, pool, y = g["x"], g["pool"], g["y"]
         real.pool_descriptors(names[x["dtype"]], x["dims"], x["strides"], y["dims"], y["strides"], pool["window"],
                               pool["pads"], pool["strides"], pool["mode"])
+
+
+def test_gpu_check_reports_the_binding_and_its_self_test(lib, fake):
+    from arrayrt.tools import gpu_check
+
+    stage = gpu_check.environment()
+    assert stage.ok and "convolutions on cuDNN 9.28.1 (fake), self-test passed" in stage.detail
