@@ -159,6 +159,12 @@ def _cudnn_backend():
         if files:  # a cuDNN wheel is installed (torch and jax bring one): it must load
             pytest.fail(f"cuDNN is installed ({files[0]}) but did not load: {binding.load_error}")
         pytest.skip(f"no cuDNN here ({binding.load_error}): convolutions use im2col + cuBLAS")
+    test = getattr(backend.cudnn, "self_test", None)
+    if test is not None:
+        with backend.cuda_device:
+            problem = test()
+        if problem is not None:
+            pytest.fail(f"{backend.cudnn!r} loads but failed its self-test: {problem}")
     return backend
 
 
