@@ -11,6 +11,10 @@ the few changes that keep host transfers out of inference.
   once, on the request's stream.
 * ``erf`` is CuPy's (``cupyx.scipy.special.erf``) when present, one kernel instead of the rational
   approximation the standard forces on the computes.
+* ``clip`` and ``sign`` are device ufuncs only. array-api-compat's versions for CuPy write bounds
+  (clip) and NaN (sign) in through boolean masks, which CuPy sizes on the host: a device-to-host
+  copy and a synchronisation in every Clamp, Gelu, erf and Sign, and a CUDA graph recording that
+  fails (the H100 run's f16 BERT-tiny plan ran eagerly so). Also usable inside ``cupy.fuse``.
 """
 from __future__ import annotations
 
@@ -39,9 +43,42 @@ def make_namespace(base: Any, cp: Any, erf: Any = None) -> types.ModuleType:
     ns.from_dlpack = _from_dlpack(base.from_dlpack)
     if erf is not None:
         ns.erf = erf
+    ns.clip = _clip(cp)
+    ns.sign = _sign(cp)
     ns.__arrayrt_dtypes__ = {}
     ns.__arrayrt_host_constants__ = cache
     return ns
+
+
+def _clip(cp: Any) -> Any:
+    def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:
+        """The standard's clip: result of ``x``'s type and the broadcast shape; bounds cast to that
+        type first; a NaN bound or element gives NaN; Python int bounds beyond an integer type's
+        range are no bound."""
+        out = x
+        for bound, pick, edge in ((min, cp.maximum, "min"), (max, cp.minimum, "max")):
+            if bound is None:
+                continue
+            if isinstance(bound, cp.ndarray):
+                value = bound.astype(x.dtype, copy=False)
+            else:
+                if type(bound) is int and np.dtype(x.dtype).kind in "iu":
+                    info = np.iinfo(x.dtype)
+                    if (edge == "min" and bound <= info.min) or (edge == "max" and bound >= info.max):
+                        continue
+                    bound = int(np.clip(bound, info.min, info.max))
+                value = np.asarray(bound).astype(x.dtype)[()]
+            out = pick(out, value)
+        return x.copy() if out is x else out
+    return clip
+
+
+def _sign(cp: Any) -> Any:
+    def sign(x: Any, /) -> Any:
+        """CuPy's sign, with NaN kept NaN for real floats (CuPy's gives 0) by a select, not a mask."""
+        out = cp.sign(x)
+        return cp.where(cp.isnan(x), x, out) if np.dtype(x.dtype).kind == "f" else out
+    return sign
 
 
 class HostConstants:

@@ -15,6 +15,7 @@ It behaves like CuPy where the backend's correctness depends on it:
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import types
@@ -108,9 +109,12 @@ class FakeArray:
         return len(self._a)
 
     def __getitem__(self, key: Any) -> Any:
+        self._m._mask_sync(key)
         return self._m._op(lambda a, k: a[k], self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        self._m._mask_sync(key)
+
         def assign(a, k, v):
             a[k] = v
         self._m._op(assign, self, key, value)
@@ -349,6 +353,16 @@ class FakeCupy:
         """The array whose ``.data.ptr`` is ``ptr``."""
         return self._pointers[ptr]
 
+    def _mask_sync(self, key: Any) -> None:
+        """Indexing by a boolean device array: CuPy counts its True entries on the host first (a
+        device-to-host copy and a synchronisation), for reads and for assignments alike."""
+        keys = key if isinstance(key, tuple) else (key,)
+        if any(isinstance(k, FakeArray) and k.dtype == np.bool_ for k in keys):
+            if self._capturing():
+                raise RuntimeError("the current stream is capturing, so D2H transfers are disallowed")
+            self.d2h += 1
+            self.host_reads += 1
+
     def _capturing(self) -> bool:
         return self.current_stream().capturing is not None
 
@@ -496,4 +510,27 @@ def _make_array_api(m: FakeCupy) -> types.ModuleType:
             if callable(v) and not k.startswith("_") and not isinstance(v, type)}))
     ns.asarray = m.asarray
     ns.from_dlpack = m.from_dlpack
+    ns.clip = functools.partial(_compat_clip, ns)
+    ns.sign = functools.partial(_compat_sign, ns, ns.sign)
     return ns
+
+
+def _compat_clip(xp: Any, x: Any, /, min: Any = None, max: Any = None) -> Any:
+    """array-api-compat's clip for CuPy (1.16): the bounds written in by boolean masks."""
+    shape = np.broadcast_shapes(x.shape, getattr(min, "shape", ()), getattr(max, "shape", ()))
+    out = xp.empty(shape, dtype=x.dtype)
+    out[()] = x
+    for bound, beyond in ((min, xp.less), (max, xp.greater)):
+        if bound is not None:
+            b = xp.broadcast_to(xp.asarray(bound, dtype=x.dtype), shape)
+            mask = beyond(out, b) | xp.isnan(b)
+            out[mask] = b[mask]
+    return out
+
+
+def _compat_sign(xp: Any, sign: Any, x: Any, /) -> Any:
+    """array-api-compat's sign for CuPy (1.16): NaN put back by a boolean mask for real floats."""
+    out = sign(x)
+    if x.dtype.kind == "f":
+        out[xp.isnan(x)] = np.nan
+    return out

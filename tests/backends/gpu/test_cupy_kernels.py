@@ -144,6 +144,42 @@ def test_scalars_are_device_fills_and_small_host_data_is_uploaded_once(gpu):
         xp.asarray(np.array(["a"], dtype=object))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.int32])
+def test_clip_and_sign_are_sync_free_and_standard(gpu, dtype):
+    """The namespace's clip/sign against numpy, without the boolean masks of array-api-compat's
+    CuPy versions (the stand-in syncs on those, as CuPy does): no host read, even recording."""
+    xp = ar.backends.get_backend("cupy")().xp
+    host = np.array([[-120, -3, 0, 2, 100], [5, -1, 7, 1, -2]]).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        host[0, 2] = np.nan
+    x = gpu.asarray(host)
+    bound = gpu.asarray(np.array([-1, 0, -2, 1, 3], dtype))  # an array bound, broadcast
+    reads = gpu.host_reads
+    cases = [((-2, 4), np.clip(host, -2, 4)), ((None, 3), np.minimum(host, 3)), ((1, None), np.maximum(host, 1)),
+             ((bound, None), np.maximum(host, bound.get()))]
+    if np.dtype(dtype).kind == "i":  # Python int bounds beyond the type's range are no bound
+        cases.append(((-1000, 1000), host))
+    for (lo, hi), want in cases:
+        got = xp.clip(x, lo, hi)
+        assert got.dtype == dtype and got is not x
+        np.testing.assert_array_equal(gpu.asnumpy(got), want.astype(dtype))
+    want_sign = np.sign(host)
+    np.testing.assert_array_equal(gpu.asnumpy(xp.sign(x)), want_sign)  # NaN stays NaN
+    stream = gpu.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        xp.clip(x, -2, 4), xp.sign(x)
+        stream.end_capture()
+    assert gpu.host_reads == reads  # no synchronising read: no boolean mask
+    with pytest.raises(RuntimeError, match="capturing"):  # what array-api-compat's clip would do
+        with stream:
+            stream.begin_capture()
+            try:
+                gpu.array_api.clip(x, -2, 4)
+            finally:
+                stream.end_capture()
+
+
 def test_host_cache_is_per_device(gpu):
     xp = ar.backends.get_backend("cupy")().xp
     with gpu.cuda.Device(0):

@@ -33,7 +33,10 @@ def test_benchmark_models_on_gpu(gpu, name):
     for _ in range(2):
         for g, w in zip(_outputs(f32, inputs), want):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
-    f16 = _outputs(ar.Core().compile_model(model, "GPU"), inputs)
+    f16_model = ar.Core().compile_model(model, "GPU")
+    # the H100 run's f16 BERT-tiny plan failed its recording (a boolean mask in a clip synchronised)
+    assert f16_model._plan.fn.graph_status.startswith("captured"), f16_model._plan.fn.graph_status
+    f16 = _outputs(f16_model, inputs)
     for g, w in zip(f16, want):
         assert g.dtype == w.dtype
         scale = float(np.abs(w).max())
