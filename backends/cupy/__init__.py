@@ -212,7 +212,7 @@ class CupyBackend(Backend):
             return True
         if self.recording_state.recording is not None:
             return False
-        first = self.device_id not in getattr(self.cudnn, "_tested", {})
+        first = not self.cudnn.tested(self.device_id)
         with self.cuda_device:
             problem = test()
         if problem is not None and first:

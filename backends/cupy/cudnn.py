@@ -186,6 +186,11 @@ def load(cp: Any, opener: Any = ctypes.CDLL) -> Cudnn | None:
     return found
 
 
+def _elements(a: Any) -> list[int]:
+    """An array's strides in elements (cuDNN's unit), not bytes."""
+    return [s // a.dtype.itemsize for s in a.strides]
+
+
 def _ints(values: Sequence[int]) -> Any:
     return (ctypes.c_int * len(values))(*[int(v) for v in values])
 
@@ -234,13 +239,29 @@ class Cudnn:
         self._call(create, ctypes.byref(handle))
         return handle.value
 
-    def handle(self) -> int:
-        """This thread's cuDNN handle for the current device (made on first use)."""
-        device = self.cp.cuda.Device().id
+    def handle(self, device: int | None = None) -> int:
+        """This thread's cuDNN handle for ``device`` (default: the current one; made on first use)."""
+        device = self.cp.cuda.Device().id if device is None else device
         handles = self._tls.__dict__.setdefault("handles", {})
         if device not in handles:
             handles[device] = self._new("cudnnCreate")
         return handles[device]
+
+    def _on_stream(self, device: int) -> int:
+        """The handle for ``device``, pointed at CuPy's current stream (the request's lane)."""
+        handle = self.handle(device)
+        self._call("cudnnSetStream", handle, self.cp.cuda.get_current_stream().ptr)
+        return handle
+
+    def _cached(self, key: tuple, make: Any) -> _Geometry:
+        """The geometry for ``key``, made once (``make()``) even when threads race for it."""
+        geo = self._geometries.get(key)
+        if geo is None:
+            with self._lock:
+                geo = self._geometries.get(key)
+                if geo is None:
+                    geo = self._geometries[key] = make()
+        return geo
 
     # --- descriptors ---------------------------------------------------------------------------
     def _tensor(self, dtype: int, shape: Sequence[int], strides: Sequence[int]) -> int:
@@ -293,41 +314,29 @@ class Cudnn:
                              f"{tuple(window)}, pads {tuple(pad)}, strides {tuple(stride)}; expected {tuple(y_shape)}")
         return pd, xd, yd
 
-    def _geometry(self, key: tuple, x: Any, w: Any, y: Any, pad: Sequence[int], stride: Sequence[int],
-                  dilation: Sequence[int], groups: int, math_type: int) -> _Geometry:
-        geo = self._geometries.get(key)
-        if geo is not None:
-            return geo
-        with self._lock:
-            geo = self._geometries.get(key)
-            if geo is not None:
-                return geo
-            name = str(x.dtype)
-            if str(w.dtype) != name or str(y.dtype) != name:
-                raise CudnnError(f"cuDNN convolutions take tensors of one type, got {x.dtype}, {w.dtype} -> "
-                                 f"{y.dtype}")
-            item = x.dtype.itemsize
-            xd, wd, cd, yd = self.conv_descriptors(name, x.shape, [s // item for s in x.strides], w.shape, y.shape,
-                                                   [s // item for s in y.strides], pad, stride, dilation, groups,
-                                                   math_type)
-            handle = self.handle()
-            ranked = (_AlgoPerf * ALGO_COUNT)()
-            got = ctypes.c_int()
-            self._call("cudnnGetConvolutionForwardAlgorithm_v7", handle, xd, wd, cd, yd, ALGO_COUNT,
-                       ctypes.byref(got), ranked)
-            usable = [p for p in ranked[:got.value] if p.status == 0]
-            if not usable:
-                raise CudnnError(f"cuDNN has no forward algorithm for input {tuple(x.shape)}, filters "
-                                 f"{tuple(w.shape)}, {groups} group(s), {name}")
-            fits = [p for p in usable if p.memory <= WORKSPACE_LIMIT]
-            algo = (fits[0] if fits else min(usable, key=lambda p: p.memory)).algo
-            size = ctypes.c_size_t()
-            self._call("cudnnGetConvolutionForwardWorkspaceSize", handle, xd, wd, cd, yd, algo,
-                       ctypes.byref(size))
-            geo = _Geometry(x=xd, w=wd, conv=cd, y=yd, algo=int(algo), workspace=int(size.value),
-                            double=name == "float64")
-            self._geometries[key] = geo
-            return geo
+    def _make_conv(self, device: int, x: Any, w: Any, y: Any, pad: Sequence[int], stride: Sequence[int],
+                   dilation: Sequence[int], groups: int, math_type: int) -> _Geometry:
+        """Descriptors, the heuristics' algorithm and its workspace size for one convolution."""
+        name = str(x.dtype)
+        if str(w.dtype) != name or str(y.dtype) != name:
+            raise CudnnError(f"cuDNN convolutions take tensors of one type, got {x.dtype}, {w.dtype} -> {y.dtype}")
+        xd, wd, cd, yd = self.conv_descriptors(name, x.shape, _elements(x), w.shape, y.shape, _elements(y), pad,
+                                               stride, dilation, groups, math_type)
+        handle = self.handle(device)
+        ranked = (_AlgoPerf * ALGO_COUNT)()
+        got = ctypes.c_int()
+        self._call("cudnnGetConvolutionForwardAlgorithm_v7", handle, xd, wd, cd, yd, ALGO_COUNT, ctypes.byref(got),
+                   ranked)
+        usable = [p for p in ranked[:got.value] if p.status == 0]
+        if not usable:
+            raise CudnnError(f"cuDNN has no forward algorithm for input {tuple(x.shape)}, filters "
+                             f"{tuple(w.shape)}, {groups} group(s), {name}")
+        fits = [p for p in usable if p.memory <= WORKSPACE_LIMIT]
+        algo = (fits[0] if fits else min(usable, key=lambda p: p.memory)).algo
+        size = ctypes.c_size_t()
+        self._call("cudnnGetConvolutionForwardWorkspaceSize", handle, xd, wd, cd, yd, algo, ctypes.byref(size))
+        return _Geometry(x=xd, w=wd, conv=cd, y=yd, algo=int(algo), workspace=int(size.value),
+                         double=name == "float64")
 
     # --- the convolution -----------------------------------------------------------------------
     def convolution_forward(self, x: Any, W: Any, b: Any, y: Any, pad: Sequence[int], stride: Sequence[int],
@@ -347,12 +356,11 @@ class Cudnn:
         else:
             math_type = TENSOR_OP_MATH if str(x.dtype) == "float16" else DEFAULT_MATH
         cp = self.cp
-        key = (cp.cuda.Device().id, str(x.dtype), tuple(x.shape), tuple(x.strides), tuple(W.shape),
-               tuple(y.shape), tuple(y.strides), tuple(pad), tuple(stride), tuple(dilation), int(groups),
-               math_type)
-        geo = self._geometry(key, x, W, y, pad, stride, dilation, groups, math_type)
-        handle = self.handle()
-        self._call("cudnnSetStream", handle, cp.cuda.get_current_stream().ptr)
+        device = cp.cuda.Device().id
+        key = ("conv", device, str(x.dtype), x.shape, x.strides, W.shape, y.shape, y.strides, tuple(pad),
+               tuple(stride), tuple(dilation), int(groups), math_type)
+        geo = self._cached(key, lambda: self._make_conv(device, x, W, y, pad, stride, dilation, groups, math_type))
+        handle = self._on_stream(device)
         workspace = cp.empty((geo.workspace,), dtype=cp.uint8) if geo.workspace else None
         scalar = ctypes.c_double if geo.double else ctypes.c_float
         one, zero = scalar(1.0), scalar(0.0)
@@ -366,22 +374,20 @@ class Cudnn:
                         mode: int) -> Any:
         """``y = pool(x)`` (``mode``: cuDNN's cudnnPoolingMode_t, :data:`POOLING_MAX` for max) on the
         current stream: ``cupyx.cudnn.pooling_forward``'s arguments. ``x`` may be a strided view."""
-        cp = self.cp
+        device = self.cp.cuda.Device().id
         name = str(x.dtype)
-        key = ("pool", cp.cuda.Device().id, name, tuple(x.shape), tuple(x.strides), tuple(y.shape), tuple(y.strides),
-               tuple(ksize), tuple(stride), tuple(pad), int(mode))
-        geo = self._geometries.get(key)
-        if geo is None:
-            with self._lock:
-                if str(y.dtype) != name:
-                    raise CudnnError(f"cuDNN pooling takes tensors of one type, got {x.dtype} -> {y.dtype}")
-                item = x.dtype.itemsize
-                pd, xd, yd = self.pool_descriptors(name, x.shape, [s // item for s in x.strides], y.shape,
-                                                   [s // item for s in y.strides], ksize, pad, stride, mode)
-                geo = _Geometry(x=xd, y=yd, conv=pd, w=None, algo=None, workspace=0, double=name == "float64")
-                self._geometries[key] = geo
-        handle = self.handle()
-        self._call("cudnnSetStream", handle, cp.cuda.get_current_stream().ptr)
+        if str(y.dtype) != name:
+            raise CudnnError(f"cuDNN pooling takes tensors of one type, got {x.dtype} -> {y.dtype}")
+
+        def make() -> _Geometry:
+            pd, xd, yd = self.pool_descriptors(name, x.shape, _elements(x), y.shape, _elements(y), ksize, pad,
+                                               stride, mode)
+            return _Geometry(x=xd, y=yd, conv=pd, w=None, algo=None, workspace=0, double=name == "float64")
+
+        key = ("pool", device, name, x.shape, x.strides, y.shape, y.strides, tuple(ksize), tuple(stride),
+               tuple(pad), int(mode))
+        geo = self._cached(key, make)
+        handle = self._on_stream(device)
         scalar = ctypes.c_double if geo.double else ctypes.c_float
         one, zero = scalar(1.0), scalar(0.0)
         self._call("cudnnPoolingForward", handle, geo.conv, ctypes.byref(one), geo.x, x.data.ptr, ctypes.byref(zero),
@@ -389,6 +395,10 @@ class Cudnn:
         return y
 
     # --- the self-test -------------------------------------------------------------------------
+    def tested(self, device: int) -> bool:
+        """Whether :meth:`self_test` already ran on ``device``."""
+        return device in self._tested
+
     def self_test(self) -> str | None:
         """One small convolution (pads, stride, two groups) and one max pooling on the current
         device, checked against numpy: None when right, else what went wrong. Once per device and
