@@ -326,12 +326,12 @@ def test_perf_count_times_nodes_by_device_events(gpu):
     synchronisation between nodes; the spans are read after the inference."""
     c = ar.Core().compile_model(_chain(), "GPU", {**F32, "PERF_COUNT": True})
     request = c.create_infer_request()
-    syncs = sum(s.syncs for s in [gpu.current_stream()])
+    syncs = gpu.current_stream().syncs
     recorded = gpu.events_recorded
     request.infer([np.ones((2, 8), np.float32)])
     executed = [r for r in c._plan.records if r.status == "EXECUTED"]
     assert gpu.events_recorded - recorded == len(executed) + 1
-    assert sum(s.syncs for s in [gpu.current_stream()]) == syncs  # no stream synchronisation per node
+    assert gpu.current_stream().syncs == syncs  # no stream synchronisation per node
     info = [p for p in request.get_profiling_info() if p.status.name == "EXECUTED"]
     assert len(info) == len(executed) and all(p.real_time.total_seconds() >= 0 for p in info)
     assert gpu.event_syncs == len(executed)  # each span waits for its own end event, once
