@@ -110,6 +110,11 @@ class Backend:
         """A numpy array -> this library's array (no copy when the library can share memory)."""
         return self.xp.asarray(array)
 
+    def from_dlpack(self, array: Any) -> Any:
+        """Another array library's array -> this library's, through DLPack (sharing memory where
+        both allow); raises when the two cannot exchange it (HETERO then copies through numpy)."""
+        return self.xp.from_dlpack(array)
+
     def to_host(self, array: Any) -> np.ndarray:
         """This library's array -> numpy."""
         from arrayrt.ir.ops._xp import to_numpy

@@ -352,3 +352,39 @@ def topological_order(roots: Iterable[Node], first: Sequence[Node] = ()) -> list
                 stack.pop()
                 order.append(node)
     return order
+
+
+#: ``rt_info`` key HETERO sets on a subgraph Parameter whose value is computed from shapes and
+#: constants alone in the whole model (a shape vector cut from its ShapeOf): a backend that compiles
+#: static shapes may take its value as known while compiling, as it would have been in one piece
+SHAPE_ONLY = "arrayrt_shape_only"
+
+
+def is_shape_only(port: Output, memo: dict[tuple[int, int], bool] | None = None) -> bool:
+    """True when ``port``'s value follows from constants and shapes alone: ShapeOf, Constants and
+    what foldable ops compute from them (and Parameters marked :data:`SHAPE_ONLY`), so it is
+    concrete wherever the shapes are. ``memo`` caches answers across calls on one model."""
+    memo = {} if memo is None else memo
+    stack = [port]
+    while stack:
+        out = stack[-1]
+        key = (out.node.uid, out.index)
+        if key in memo:
+            stack.pop()
+            continue
+        node = out.node
+        t = node.type_name
+        if t in ("ShapeOf", "Constant"):
+            memo[key] = True
+        elif t == "Parameter":
+            memo[key] = bool(node.rt_info.get(SHAPE_ONLY))
+        elif t in ("ReadValue", "Assign") or not node.op.foldable:
+            memo[key] = False
+        else:
+            pending = [s for s in node.input_values() if (s.node.uid, s.index) not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            memo[key] = all(memo[(s.node.uid, s.index)] for s in node.input_values())
+        stack.pop()
+    return memo[(port.node.uid, port.index)]

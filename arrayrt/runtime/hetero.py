@@ -10,7 +10,10 @@ The partitioner is three small steps, each testable on its own:
    subgraph it reads from, else opens a new one. Subgraph order is then an execution order, so no
    A→B→A cycle can arise, and merging is maximal within that order.
 3. :func:`extract` — each subgraph becomes a model of its own: values coming from outside become
-   Parameters, values used outside become Results; a :class:`Cut` records each crossing.
+   Parameters, values used outside become Results; a :class:`Cut` records each crossing. A crossing
+   value computed from shapes and constants alone (a dynamic model's shape vector) is marked
+   :data:`~arrayrt.ir.graph.SHAPE_ONLY`, so a static-shape compiler (XLA) takes it by value, as it
+   would have taken it uncut.
 
 :class:`HeteroPlan` runs the compiled subgraphs in order, moving arrays between array libraries at
 the cuts (DLPack when both libraries speak it, else through numpy) and counting the transfers.
@@ -23,7 +26,7 @@ from typing import Any
 
 from arrayrt.errors import CompileError, DeviceError, where
 from arrayrt.executor import ProfileRecord
-from arrayrt.ir.graph import Node, Output
+from arrayrt.ir.graph import SHAPE_ONLY, Node, Output, is_shape_only
 from arrayrt.ir.model import Model
 
 _PASSIVE = ("Parameter", "Constant", "Result")
@@ -137,6 +140,7 @@ def extract(model: Model, sub_of: dict[int, int], devices: list[str]) -> tuple[l
     inputs: list[dict[Output, Node]] = [{} for _ in range(n)]
     subs = [Subgraph(i, devices[i], None, [], []) for i in range(n)]  # type: ignore[arg-type]
     cuts: list[Cut] = []
+    shape_only: dict[tuple[int, int], bool] = {}
 
     def home(out: Output) -> int:
         return sub_of.get(out.node.uid, -1)
@@ -157,6 +161,8 @@ def extract(model: Model, sub_of: dict[int, int], devices: list[str]) -> tuple[l
             p = Node(param_op, [], {"shape": out.get_partial_shape(), "element_type": out.get_element_type()},
                      name=f"{src.friendly_name}/{out.index}/to_{devices[i]}")
             p._outputs[0].names = set(out.get_names())
+            if is_shape_only(out, shape_only):  # a shape vector: known while compiling, as it was
+                p.rt_info[SHAPE_ONLY] = True
             inputs[i][out] = p
             subs[i].inputs.append(out)
             cuts.append(Cut(out, home(out), i))
@@ -275,12 +281,10 @@ def transfer(value: Any, src: Any, dst: Any) -> Any:
     if isinstance(value, list):
         return [transfer(v, src, dst) for v in value]
     if src is not None:
-        from_dlpack = getattr(dst.xp, "from_dlpack", None)
-        if from_dlpack is not None and getattr(src, "dlpack_export", True) and getattr(dst, "dlpack_import", True):
-            try:
-                return from_dlpack(value)
-            except (TypeError, ValueError, RuntimeError, BufferError, AttributeError, NotImplementedError):
-                pass
+        try:
+            return dst.from_dlpack(value)
+        except (TypeError, ValueError, RuntimeError, BufferError, AttributeError, NotImplementedError):
+            pass
         value = src.to_host(value)
     return dst.to_device(value)
 

@@ -151,6 +151,81 @@ def explain(device: str, names: list[str], config: dict | None = None) -> dict[s
     return out
 
 
+def node_case_dirs(exclude: "set[str] | dict[str, str]" = frozenset()) -> list[Path]:
+    """The node cases' folders (with a first data set), but those named in ``exclude``."""
+    root = node_data_dir() / "node"
+    return [d for d in sorted(p for p in root.iterdir() if p.is_dir())
+            if d.name not in exclude and (d / "test_data_set_0").is_dir()]
+
+
+def _tensors(folder: Path, kind: str) -> list | None:
+    """A data set's tensor inputs or outputs in order; None if one is a sequence, map or optional."""
+    from onnx import numpy_helper
+
+    out = []
+    for p in sorted(folder.glob(f"{kind}_*.pb"), key=lambda p: int(p.stem.split("_")[1])):
+        proto = onnx.TensorProto()
+        try:
+            proto.ParseFromString(p.read_bytes())
+            out.append(numpy_helper.to_array(proto))
+        except Exception:  # noqa: BLE001 - not a TensorProto
+            return None
+    return out
+
+
+def check_random_partition(case: Path, devices: "list[str] | tuple[str, ...]", seed: int = 0,
+                           config: dict | None = None) -> str | None:
+    """Place each node of node case ``case`` on a device drawn at random (seeded by the case name
+    and ``seed``) among ``devices`` whose ``supports`` accepts it (the last device if none does),
+    compile ``HETERO:<devices>``, and check that every node runs where it was placed and that the
+    outputs are the suite's references at its tolerances (2 ulps for bf16, below whose resolution
+    1e-3 lies: devices that round once and devices that round per step differ by one or two).
+    Raises AssertionError on a difference; returns why nothing was checked (else None)."""
+    import random
+    import zlib
+
+    import numpy as np
+
+    import arrayrt as ar
+    from arrayrt.ir.frontend.onnx import convert_onnx
+
+    config = {"INFERENCE_PRECISION_HINT": "f32", **(config or {})}
+    m = onnx.load(str(case / "model.onnx"))
+    inputs, want = _tensors(case / "test_data_set_0", "input"), _tensors(case / "test_data_set_0", "output")
+    if inputs is None or want is None or len(want) != len(m.graph.output):
+        return "sequence, map or optional values: the priority-order HETERO suites compare those"
+    core = ar.Core()
+    model = convert_onnx(m)
+    accepted = {d: set(core.query_model(model, d, config)) for d in devices}
+    rng = random.Random(zlib.crc32(f"{case.name}/{seed}".encode()))
+    placed = {}
+    for n in model.get_ordered_ops():
+        if n.type_name in ("Parameter", "Constant", "Result"):
+            continue
+        dev = rng.choice([d for d in devices if n.friendly_name in accepted[d]] or [devices[-1]])
+        n.rt_info["affinity"] = placed[n.friendly_name] = dev
+    if len(placed) < 2:
+        return "one node after conversion: nothing to cut"
+    compiled = core.compile_model(model, "HETERO:" + ",".join(devices), config)
+    ran = {n.friendly_name: n.rt_info["device"] for n in compiled.get_runtime_model().get_ordered_ops()
+           if n.friendly_name in placed and n.type_name not in ("ReadValue", "Assign", "Constant")}
+    wrong = {k: (placed[k], v) for k, v in ran.items() if placed[k] != v}
+    assert not wrong, f"nodes ran elsewhere than placed (placed, ran): {wrong}"
+    got = compiled(inputs)
+    for i, ref in enumerate(want):
+        out = np.asarray(got[i])
+        assert (out.dtype, out.shape) == (ref.dtype, ref.shape), \
+            f"output {i}: {out.dtype}{out.shape}, expected {ref.dtype}{ref.shape}"
+        if ref.dtype.kind in "fc" or ref.dtype.name.startswith(("float", "bfloat")):  # ml_dtypes' too
+            wide = np.complex128 if ref.dtype.kind == "c" else np.float64
+            rtol = 2.0 ** -6 if ref.dtype.name == "bfloat16" else 1e-3
+            np.testing.assert_allclose(out.astype(wide), ref.astype(wide), rtol=rtol, atol=1e-7,
+                                       err_msg=f"output {i}")
+        else:
+            np.testing.assert_array_equal(out, ref, err_msg=f"output {i}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

@@ -16,7 +16,11 @@ A model whose inputs are all static is compiled at ``compile_model`` time.
   as numpy; constants; what is computed from them) runs the numpy backend's kernel while tracing,
   so shape sub-graphs of a dynamic model are evaluated per signature and fold bit-identically to
   ``CPU``. That is also how the executor's constant folding runs here.
-* Inputs may be numpy or jax arrays; outputs come back as numpy unless ``KEEP_ON_DEVICE``.
+* Inputs may be numpy or jax arrays (a jax array in another layout, as a DLPack import of a strided
+  view can be, is copied to row-major: programs require it); outputs come back as numpy unless
+  ``KEEP_ON_DEVICE``.
+* A Parameter that HETERO marks as a cut shape vector (``SHAPE_ONLY``) is compiled in by value: its
+  value joins the signature, as the shape computation it was cut from would have been traced.
 
 Numerics
 ========
@@ -68,6 +72,7 @@ import jax.numpy as jnp
 import numpy as np
 from arrayrt.backends.base import STRUCTURAL, Backend
 from arrayrt.backends.jax.kernels import OVERRIDES
+from arrayrt.ir.graph import SHAPE_ONLY, is_shape_only
 from arrayrt.ir.types import Type
 
 from arrayrt.errors import ArrayrtError, CompileError, DeviceError, UnsupportedOpError, where
@@ -242,11 +247,16 @@ class JaxBackend(Backend):
         device arrays. Sequence values (lists) keep their form."""
         if isinstance(array, (list, tuple)):
             return type(array)(self.to_device(a) for a in array)
-        if array is None or isinstance(array, jax.Array):
+        if array is None:
             return array
+        if isinstance(array, jax.Array):
+            return _default_layout(array)
         if self.eager:
             return jax.device_put(np.asarray(array), self.jax_device)
         return array if isinstance(array, np.ndarray) else np.asarray(array)
+
+    def from_dlpack(self, array: Any) -> Any:
+        return _default_layout(jnp.from_dlpack(array))
 
     def to_host(self, array: Any) -> np.ndarray:
         return np.asarray(array)
@@ -389,29 +399,8 @@ class JaxBackend(Backend):
 
     def _is_shape_only(self, port: Any) -> bool:
         """True when ``port``'s value follows from constants and static shapes alone (ShapeOf and
-        what is computed from it), so it is concrete while tracing."""
-        memo = self._shape_only
-        stack = [port]
-        while stack:
-            out = stack[-1]
-            key = (out.node.uid, out.index)
-            if key in memo:
-                stack.pop()
-                continue
-            node = out.node
-            t = node.type_name
-            if t in ("ShapeOf", "Constant"):
-                memo[key] = True
-            elif t in ("Parameter", "ReadValue", "Assign") or not node.op.foldable:
-                memo[key] = False
-            else:
-                pending = [s for s in node.input_values() if (s.node.uid, s.index) not in memo]
-                if pending:
-                    stack.extend(pending)
-                    continue
-                memo[key] = all(memo[(s.node.uid, s.index)] for s in node.input_values())
-            stack.pop()
-        return memo[(port.node.uid, port.index)]
+        what is computed from it, or a HETERO cut of such a value), so it is concrete while tracing."""
+        return is_shape_only(port, self._shape_only)
 
     # --- kernels -----------------------------------------------------------------------------
     def kernel(self, node: Any) -> Callable[..., Any]:
@@ -480,8 +469,12 @@ class JaxBackend(Backend):
         self._requests, self._folded = {}, {}
         plan = super().compile(model, config)
         self._requests, self._folded = {}, {}
-        ports = [p.output(0) for p in model.get_parameters()]
-        if isinstance(plan.fn, JitPlan) and all(o.get_partial_shape().is_static for o in ports):
+        params = model.get_parameters()
+        ports = [p.output(0) for p in params]
+        if isinstance(plan.fn, JitPlan):
+            plan.fn.static = tuple(i for i, p in enumerate(params) if p.rt_info.get(SHAPE_ONLY))
+        if isinstance(plan.fn, JitPlan) and not plan.fn.static \
+                and all(o.get_partial_shape().is_static for o in ports):
             struct = jax.ShapeDtypeStruct
             try:
                 signature = [struct(tuple(o.get_shape()), o.get_element_type().to_dtype()) for o in ports]
@@ -507,7 +500,11 @@ class JitPlan:
     """The plan as XLA programs, one per input signature, at most ``cache_size`` kept.
 
     ``compilations`` counts every XLA compilation (the first, new signatures, and evicted ones
-    coming back); ``recompilations`` is that minus the first."""
+    coming back); ``recompilations`` is that minus the first.
+
+    Arguments at positions :attr:`static` (HETERO's cuts of shape vectors, see
+    :data:`~arrayrt.ir.graph.SHAPE_ONLY`) are compiled in by value, as the shape computation they
+    were cut from would have been: their values join the signature, the rest stay arguments."""
 
     def __init__(self, run: Callable[..., tuple], consts: Sequence[Any], backend: JaxBackend):
         self._run = run
@@ -532,6 +529,7 @@ class JitPlan:
         self.cache_size = backend.cache_size
         self.compilations = 0
         self.compile_seconds = 0.0
+        self.static: tuple[int, ...] = ()
 
     @property
     def recompilations(self) -> int:
@@ -556,13 +554,16 @@ class JitPlan:
     def __call__(self, *args: Any) -> tuple:
         if any(_traced(a) for a in args):  # the body of a Loop/If being traced
             return self._program(self._weights, *args)
-        key = tuple(_signature(a) for a in args)
+        static = self.static
+        key = tuple(_signature(a) if i not in static else _value_key(a) for i, a in enumerate(args))
         program = self._programs.get(key)
         if program is None:
             program = self._compile(key, args)
         elif len(self._programs) > 1:
             with contextlib.suppress(KeyError):  # evicted meanwhile by another thread's compile
                 self._programs.move_to_end(key)
+        if static:
+            args = tuple(a for i, a in enumerate(args) if i not in static)
         return program(self._weights, *args)
 
     def precompile(self, args: Sequence[Any]) -> None:
@@ -575,10 +576,18 @@ class JitPlan:
             program = self._programs.get(key)
             if program is not None:
                 return program
-            avals = [_abstract(a) for a in args]
+            fn = self._program
+            avals = [_abstract(a) for i, a in enumerate(args) if i not in self.static]
+            if self.static:
+                known = {i: np.asarray(args[i]) for i in self.static}
+
+                def fn(weights: tuple, *dynamic: Any) -> tuple:
+                    it = iter(dynamic)
+                    return self._program(weights, *[known[i] if i in known else next(it)
+                                                    for i in range(len(args))])
             start = time.perf_counter()
             with jax.default_matmul_precision(self._backend.matmul_precision):
-                lowered = jax.jit(self._program).lower(self._weights, *avals)
+                lowered = jax.jit(fn).lower(self._weights, *avals)
             program = lowered.compile()
             self.compile_seconds += time.perf_counter() - start
             self.compilations += 1
@@ -600,6 +609,23 @@ def _signature(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_signature(v) for v in value))
     return (value.shape, value.dtype)
+
+
+def _default_layout(array: Any) -> Any:
+    """``array`` in XLA's default (row-major) layout, which compiled programs require of their
+    arguments: an array imported through DLPack from a strided view (a transposed numpy array) keeps
+    that view's layout, and is copied."""
+    try:
+        order = array.format.layout.major_to_minor
+    except Exception:  # noqa: BLE001 - no layout to read (a tracer, a deleted array): leave it
+        return array
+    return array if tuple(order) == tuple(range(array.ndim)) else array.copy()
+
+
+def _value_key(value: Any) -> Any:
+    """A static argument's part of the signature: its type, shape and values."""
+    a = np.asarray(value)
+    return ("value", a.dtype.str, a.shape, a.tobytes())
 
 
 def _abstract(value: Any) -> Any:

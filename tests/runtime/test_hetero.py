@@ -153,3 +153,63 @@ def test_multiple_outputs_and_direct_input_results(nomul):
     np.testing.assert_allclose(r[0], [2, 4, 6])
     np.testing.assert_allclose(r[1], [4, 16, 36])
     np.testing.assert_allclose(r[2], [1, 2, 3])
+
+
+def _affinities(model, devices):
+    for n in model.get_ordered_ops():
+        if n.friendly_name in devices:
+            n.rt_info["affinity"] = devices[n.friendly_name]
+
+
+def _strided_jax_view():
+    """A jax array in a non-default layout, as jax's DLPack import of an aligned strided numpy view
+    (a transposed value from CPU or STRICT) makes it; unaligned buffers are copied on import."""
+    jnp = pytest.importorskip("jax.numpy")
+    buf = np.empty(2 * 6 * 3 * 8 + 16, np.float32)
+    start = (-buf.ctypes.data % 64) // 4
+    base = buf[start: start + 2 * 6 * 3 * 8].reshape(2, 6, 3, 8)
+    base[...] = np.random.default_rng(0).standard_normal(base.shape)
+    view = base.transpose(0, 2, 1, 3)
+    imported = jnp.from_dlpack(view)
+    if tuple(imported.format.layout.major_to_minor) == (0, 1, 2, 3):
+        pytest.skip("this jax copies strided DLPack imports into row-major order itself")
+    return view, imported
+
+
+def test_a_strided_view_enters_an_xla_program_in_its_default_layout():
+    """A compiled XLA program refuses arguments in another layout ("input layouts that disagree"):
+    NPU takes arrays crossing a HETERO cut, or handed in by the caller, in row-major order."""
+    view, imported = _strided_jax_view()
+    x = ops.parameter([2, 3, 6, 8], np.float32, name="x")
+    y = ops.add(x, ops.multiply(x, x, name="q"), name="y")
+    c = ar.Core().compile_model(ar.Model([y], [x]), "NPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    want = view + view * view
+    np.testing.assert_allclose(c([imported])[0], want, rtol=1e-6, atol=1e-6)  # XLA fuses x + x*x
+    moved = hetero.transfer(view, backends.get_backend("numpy")(), backends.get_backend("jax")())
+    assert tuple(moved.format.layout.major_to_minor) == (0, 1, 2, 3)
+    np.testing.assert_array_equal(np.asarray(moved), view)
+
+
+def test_a_cut_shape_vector_is_compiled_in_by_value():
+    """A dynamic model's shape vector computed on CPU and read by a Reshape on NPU: XLA needs it
+    while compiling, as it had it uncut, so NPU compiles one program per value it sees."""
+    pytest.importorskip("jax")
+    from arrayrt.ir.graph import SHAPE_ONLY
+
+    x = ops.parameter([-1, -1], np.float32, name="x")
+    s = ops.shape_of(x, name="s")
+    r = ops.reverse(s, np.array([0], np.int64), "index", name="r")
+    y = ops.relu(ops.reshape(x, r, False, name="a"), name="y")
+    m = ar.Model([y], [x])
+    _affinities(m, {"s": "CPU", "r": "CPU", "a": "NPU", "y": "NPU"})
+    c = ar.Core().compile_model(m, "HETERO:NPU,CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    npu = [sg for sg in c._plan.subgraphs if sg.device == "NPU"]
+    assert len(npu) == 1
+    marked = {p.friendly_name: bool(p.rt_info.get(SHAPE_ONLY)) for p in npu[0].model.get_parameters()}
+    assert sorted(marked.values()) == [False, True]  # x by argument, the shape vector by value
+    for shape in [(2, 3), (4, 5), (2, 3)]:
+        v = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) - 3
+        want = np.maximum(v, 0).reshape(shape[::-1])
+        np.testing.assert_array_equal(c([v])[0], want)
+    plan = next(p for p, sg in zip(c._plan.plans, c._plan.subgraphs) if sg.device == "NPU")
+    assert plan.fn.compilations == 2  # one per shape vector seen; the third call reused the first
