@@ -16,7 +16,9 @@ The partitioner is three small steps, each testable on its own:
    would have taken it uncut.
 
 :class:`HeteroPlan` runs the compiled subgraphs in order, moving arrays between array libraries at
-the cuts (DLPack when both libraries speak it, else through numpy) and counting the transfers.
+the cuts (DLPack when both libraries speak it, else through numpy) and counting the transfers. A
+variable's ReadValue and Assign may land in different subgraphs, even on different devices: each
+subgraph reads the value the inference started with, and the Assign's subgraph gives the next one.
 """
 from __future__ import annotations
 
@@ -72,21 +74,7 @@ def annotate(model: Model, backends: dict[str, Any]) -> dict[int, str]:
         else:
             reasons = "; ".join(f"{d}: {backends[d].why_not(node)}" for d in order)
             raise CompileError(f"{where(node)}: no device in HETERO:{','.join(order)} runs it ({reasons})")
-    _keep_variables_together(nodes, out, order)
     return out
-
-
-def _keep_variables_together(nodes: list[Node], affinity: dict[int, str], order: list[str]) -> None:
-    """A variable's ReadValue and Assign must share a device (its state lives there): when they
-    differ, both go to the fallback device."""
-    by_var: dict[str, list[Node]] = {}
-    for n in nodes:
-        if n.type_name in ("ReadValue", "Assign"):
-            by_var.setdefault(n.attrs["variable_id"], []).append(n)
-    for group in by_var.values():
-        if len({affinity[n.uid] for n in group}) > 1:
-            for n in group:
-                affinity[n.uid] = order[-1]
 
 
 def assign_subgraphs(model: Model, affinity: dict[int, str]) -> tuple[dict[int, int], list[str]]:
@@ -216,7 +204,12 @@ class HeteroPlan:
         params = model.get_parameters()
         self.n_inputs = len(params)
         self.n_outputs = len(model.get_results())
-        self.state_ids = [vid for p in plans for vid in p.state_ids]
+        # a variable's ReadValue and Assign may sit in different subgraphs (of one device or two):
+        # every subgraph reads the value the inference started with, the one holding the Assign
+        # gives the new value (_assigner: variable -> subgraph index)
+        self.state_ids = list(dict.fromkeys(vid for p in plans for vid in p.state_ids))
+        self._assigner = {n.attrs["variable_id"]: i for i, s in enumerate(subgraphs)
+                          for n in s.model.get_ordered_ops() if n.type_name == "Assign"}
         self.profiled = any(p.profiled for p in plans)
         self.transfers = 0
         self.transfer_bytes = 0
@@ -237,27 +230,29 @@ class HeteroPlan:
         return sum(p.kernel_count for p in self.plans)
 
     def __call__(self, *args: Any) -> tuple:
-        inputs, states = args[: self.n_inputs], list(args[self.n_inputs:])
+        inputs, states = args[: self.n_inputs], args[self.n_inputs:]
         env: dict[tuple[int, int], tuple[Any, int]] = dict(self._constants)  # key -> (array, home)
         for key, a in zip(self._param_keys, inputs):
             env[key] = (a, -1)
-        new_states: list[Any] = []
-        si = 0
+        # a state value lives where its Assign ran (or on the host, set by the caller, or None)
+        old = {vid: (v, self._assigner.get(vid, -1)) for vid, v in zip(self.state_ids, states)}
+        new = dict(old)
         for i, (plan, backend) in enumerate(zip(self.plans, self.backends)):
             ins = [self._move(env[k], backend, i) for k in self._sub_inputs[i]]
-            ns = len(plan.state_ids)
-            outs = plan(*ins, *states[si: si + ns])
-            si += ns
+            held = [self._move(old[vid], backend, i) for vid in plan.state_ids]
+            outs = plan(*ins, *held)
             for k, v in zip(self._sub_outputs[i], outs[: plan.n_outputs]):
                 env[k] = (v, i)
-            new_states.extend(outs[plan.n_outputs:])
+            for vid, v in zip(plan.state_ids, outs[plan.n_outputs:]):
+                if self._assigner.get(vid) == i:
+                    new[vid] = (v, i)
         results = tuple(self._to_numpy(env[k]) for k in self._results)
-        return results + tuple(new_states)
+        return results + tuple(new[vid][0] for vid in self.state_ids)
 
     def _move(self, item: tuple[Any, int], backend: Any, dst: int) -> Any:
         value, src = item
         src_backend = self.backends[src] if src >= 0 else None
-        if src_backend is backend:
+        if src_backend is backend or value is None:
             return value
         self.transfers += 1
         self.transfer_bytes += int(getattr(value, "nbytes", 0) or 0)

@@ -48,3 +48,56 @@ def test_stateful_ir_roundtrip_with_openvino(tmp_path):
         want = ov_req.infer([x])[0]
         got = ar_req.infer([x])[0]
     np.testing.assert_array_equal(got, want)
+
+
+def two_variables():
+    """x*2 + acc -> relu -> acc; b + that -> b; outputs b - 1 and the sum."""
+    x = ops.parameter([1, 2], np.float32, name="x")
+    pre = ops.multiply(x, np.full((1, 2), 2, np.float32), name="pre")
+    rv = ops.read_value(np.zeros((1, 2), np.float32), "acc", name="rv")
+    s = ops.add(rv, pre, name="sum")
+    post = ops.relu(s, name="post")
+    a = ops.assign(post, "acc", name="as")
+    rv2 = ops.read_value(np.ones((1, 2), np.float32), "b", name="rv2")
+    s2 = ops.add(rv2, post, name="sum2")
+    a2 = ops.assign(s2, "b", name="as2")
+    out = ops.subtract(s2, np.full((1, 2), 1, np.float32), name="out")
+    return ar.Model([out, s], [a, a2], [x], "two_variables")
+
+
+#: placements of two_variables' nodes (pre, rv, sum, post, as, rv2, sum2, as2, out): a variable's
+#: ReadValue and Assign in two subgraphs of one device, on two devices, and the Assign's subgraph
+#: before the ReadValue's
+PLACEMENTS = ["CCCCCCCCC", "SSCSSSCSS", "SSCCSCSSC", "CSSCCSCCS", "SCSCSCSCS", "CCSSSCSCS"]
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_hetero_variables_cross_subgraphs(placement):
+    """HETERO may put a variable's ReadValue and Assign in different subgraphs: every subgraph reads
+    the value the inference started with and the Assign's subgraph gives the next one, per request;
+    state queries, resets and sets work as on one device."""
+    names = ["pre", "rv", "sum", "post", "as", "rv2", "sum2", "as2", "out"]
+    m = two_variables()
+    device = dict(zip(names, ({"C": "CPU", "S": "STRICT"}[c] for c in placement)))
+    for n in m.get_ordered_ops():
+        if n.friendly_name in device:
+            n.rt_info["affinity"] = device[n.friendly_name]
+    c = ar.compile_model(m, "HETERO:STRICT,CPU")
+    assert {n.friendly_name: n.rt_info["device"] for n in c.get_runtime_model().get_ordered_ops()
+            if n.friendly_name in device} == device
+    one = np.ones((1, 2), np.float32)
+    r1, r2 = c.create_infer_request(), c.create_infer_request()
+    # by hand: acc_k = 2k, b_k = 1 + 2 + 4 + ... + 2k
+    for k in range(1, 4):
+        out, s = r1.infer([one]).values()
+        np.testing.assert_array_equal(s, np.full((1, 2), 2 * k))
+        np.testing.assert_array_equal(out, np.full((1, 2), k * (k + 1)))
+    np.testing.assert_array_equal(r2.infer([one])[0], [[2, 2]])  # requests keep their own state
+    states = {st.name: st for st in r1.query_state()}
+    assert set(states) == {"acc", "b"}
+    np.testing.assert_array_equal(states["acc"].state.data, [[6, 6]])
+    np.testing.assert_array_equal(states["b"].state.data, [[13, 13]])
+    states["acc"].state = ar.Tensor(np.full((1, 2), 10, np.float32))
+    np.testing.assert_array_equal(r1.infer([one])[1], [[12, 12]])
+    r1.reset_state()
+    np.testing.assert_array_equal(r1.infer([one])[0], [[2, 2]])
