@@ -476,6 +476,11 @@ class _Builder:
         """Layer ids in build order: Parameters in XML order, then a depth-first walk from the
         Result and Assign layers (in XML order) through their inputs."""
         order = [lid for lid, layer in layers.items() if layer.type == "Parameter"]
+        for lid in order:
+            if layers[lid].in_ports:  # placed first, before anything it could read
+                raise self.err(layers[lid], f"a Parameter takes no input, but it has input port"
+                                            f"{'s' if len(layers[lid].in_ports) > 1 else ''} "
+                                            f"{', '.join(map(str, layers[lid].in_ports))}")
         state = dict.fromkeys(order, 2)  # 1: on the walk's path, 2: placed
         for root in (lid for lid, layer in layers.items() if layer.type in ("Result", "Assign")):
             if root in state:

@@ -209,7 +209,10 @@ def test_a_cycle_is_named():
      ["'name'"]),
     (('<data shape="2,3" element_type="f32" />', '<data shape="2,x" element_type="f32" />'),
      ["layer id=0, name='x', type=Parameter", "attribute 'shape'", "'2,x'"]),
-], ids=["dim", "precision", "no_precision", "duplicate_id", "no_name", "bad_shape"])
+    (('<layer id="2" name="sum" type="Add" version="opset1">',
+      '<layer id="2" name="sum" type="Parameter" version="opset1">'),
+     ["layer id=2, name='sum'", "a Parameter takes no input", "input ports 0, 1"]),
+], ids=["dim", "precision", "no_precision", "duplicate_id", "no_name", "bad_shape", "parameter_with_inputs"])
 def test_bad_layers_and_ports(change, fragments):
     error = OpAttributeError if "shape" in change[0] else ModelReadError
     refused(GOOD.replace(*change), WEIGHTS, error, *fragments)
