@@ -27,7 +27,7 @@ from typing import Any
 from arrayrt.backends.base import KernelFactory
 from arrayrt.backends.cupy.cudnn import CudnnError
 from arrayrt.ir.ops.conv import resolve_pads
-from arrayrt.ir.ops.pool import geometry
+from arrayrt.ir.ops.pool import window_geometry
 from arrayrt.ir.types import Type
 
 from arrayrt.errors import where
@@ -205,14 +205,11 @@ def max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
     two = node.get_output_size() > 1
     ns = len(kernel)
     low = float(backend.xp.finfo(t.to_dtype()).min)
-    if (ns in (1, 2, 3) and all(d == 1 for d in dilations) and t in FLOATS and backend.cudnn_ready()
-            and hasattr(backend.cudnn, "pooling_forward")):
-        return _cudnn_max_pool(backend, node, kernel, strides, pads_begin, pads_end, auto_pad, rounding, low, two)
 
     def run(x: Any) -> Any:
         sizes = tuple(x.shape[2:])
-        pb, _, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad,
-                                     rounding)
+        pb, _, out, reach, steps = window_geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
+                                                   auto_pad, rounding)
         x = cp.fmax(x, low)  # NaN and -inf never win (the generic compute's rule)
         if any(pb) or any(reach):
             x = cp.pad(x, [(0, 0), (0, 0)] + list(zip(pb, reach)), constant_values=low)
@@ -220,11 +217,15 @@ def max_pool(backend: Any, node: Any) -> Callable[..., Any] | None:
         sn, sc, *ss = (s // item for s in x.strides)
         view = cp.lib.stride_tricks.as_strided(
             x, shape=(x.shape[0], x.shape[1], *out, *kernel),
-            strides=tuple(v * item for v in (sn, sc, *(st * s for st, s in zip(strides, ss)),
+            strides=tuple(v * item for v in (sn, sc, *(st * s for st, s in zip(steps, ss)),
                                              *(d * s for d, s in zip(dilations, ss)))))
         y = cp.max(view, axis=tuple(range(2 + ns, 2 + 2 * ns)))
         return (y, None) if two else y
 
+    if (ns in (1, 2, 3) and all(d == 1 for d in dilations) and t in FLOATS and backend.cudnn_ready()
+            and hasattr(backend.cudnn, "pooling_forward")):
+        return _cudnn_max_pool(backend, node, kernel, strides, pads_begin, pads_end, auto_pad, rounding, low, two,
+                               run)
     return named(run, "cupy_strided_max_pool")
 
 
@@ -249,10 +250,12 @@ class CudnnPool:
 
 
 def _cudnn_max_pool(backend: Any, node: Any, kernel: Sequence[int], strides: Sequence[int], pads_begin: Any,
-                    pads_end: Any, auto_pad: str, rounding: str, low: float, two: bool) -> Callable[..., Any]:
+                    pads_end: Any, auto_pad: str, rounding: str, low: float, two: bool,
+                    strided: Callable[..., Any]) -> Callable[..., Any]:
     """Max pooling values on cuDNN: NaN and -inf raised to the lowest finite value while copying
     into a buffer padded with it, then cuDNN's pooling (an eager step between CUDA graphs) over the
-    part the windows reach; 1-D as 2-D of height 1."""
+    part the windows reach; 1-D as 2-D of height 1. Shapes whose windows a stride beyond the input
+    addresses (see :func:`~arrayrt.ir.ops.pool.window_geometry`) run ``strided`` instead."""
     cp = backend.cp
     ns = len(kernel)
     lift = (lambda v: (1, *v)) if ns == 1 else tuple
@@ -261,7 +264,10 @@ def _cudnn_max_pool(backend: Any, node: Any, kernel: Sequence[int], strides: Seq
 
     def run(x: Any) -> Any:
         sizes = tuple(x.shape[2:])
-        pb, _, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding)
+        pb, _, out, reach, steps = window_geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
+                                                   auto_pad, rounding)
+        if any(o > 1 and e != s for o, e, s in zip(out, steps, strides)):  # (one window: any stride)
+            return strided(x)
         if any(pb) or any(reach):
             buf = cp.full((*x.shape[:2], *[n + b + r for n, b, r in zip(sizes, pb, reach)]), low, dtype=x.dtype)
             cp.fmax(x, low, out=buf[(slice(None), slice(None), *[slice(b, b + n) for b, n in zip(pb, sizes)])])

@@ -33,7 +33,7 @@ from arrayrt.backends.base import KernelFactory
 from arrayrt.ir.ops import rnn
 from arrayrt.ir.ops._xp import as_int_tuple
 from arrayrt.ir.ops.conv import backprop_pads, dilated, resolve_pads
-from arrayrt.ir.ops.pool import avg_divisors, geometry, lowest
+from arrayrt.ir.ops.pool import avg_divisors, lowest, window_geometry
 from arrayrt.ir.ops.unary import via_float
 from arrayrt.ir.types import Type
 from jax import lax
@@ -258,11 +258,11 @@ def max_pool(backend, node):
     generic = node.op.kernel(backend.xp, node) if with_indices else None
 
     def run(x):
-        pb, _, out, reach = geometry(x.shape[2:], kernel, strides, dilations, pads_begin, pads_end,
-                                     auto_pad, rounding)
+        pb, _, out, reach, steps = window_geometry(x.shape[2:], kernel, strides, dilations, pads_begin,
+                                                   pads_end, auto_pad, rounding)
         low = lowest(jnp, x.dtype)
         y = lax.reduce_window(jnp.where(x > low, x, low), jnp.asarray(low, x.dtype), lax.max,
-                              (1, 1, *kernel), (1, 1, *strides), [(0, 0), (0, 0), *zip(pb, reach)],
+                              (1, 1, *kernel), (1, 1, *steps), [(0, 0), (0, 0), *zip(pb, reach)],
                               window_dilation=(1, 1, *dilations))
         y = y[(slice(None), slice(None), *(slice(0, o) for o in out))]
         return (y, generic(x)[1]) if with_indices else y
@@ -279,10 +279,10 @@ def avg_pool(backend, node):
 
     def run(x):
         sizes = x.shape[2:]
-        pb, pe, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad,
-                                      rounding)
+        pb, pe, out, reach, steps = window_geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
+                                                    auto_pad, rounding)
         acc = x.astype(jnp.float32) if t in _HALF else x
-        total = lax.reduce_window(acc, jnp.asarray(0, acc.dtype), lax.add, (1, 1, *kernel), (1, 1, *strides),
+        total = lax.reduce_window(acc, jnp.asarray(0, acc.dtype), lax.add, (1, 1, *kernel), (1, 1, *steps),
                                   [(0, 0), (0, 0), *zip(pb, reach)], window_dilation=(1, 1, *dilations))
         total = total[(slice(None), slice(None), *(slice(0, o) for o in out))]
         counts = avg_divisors(sizes, kernel, strides, dilations, pb, pe, out, exclude_pad)

@@ -119,6 +119,9 @@ class WindowInput:
                  value: float = 0, tail: int = 0):
         self.shape, self.dtype, self.value, self.tail = tuple(xshape), dtype, value, tail
         sizes = xshape[2:]
+        # one window along an axis reads the same elements at any stride, and the phase planes are
+        # one per stride step: a stride far beyond the input (a model's 10^9) would make billions
+        strides = [1 if o == 1 else s for o, s in zip(out, strides)]
         extent = [max((o - 1) * s + dilated(k, d), b + n)
                   for o, s, k, d, b, n in zip(out, strides, kernel, dilations, pads_begin, sizes)]
         self.phase_dims = [-(-e // s) for e, s in zip(extent, strides)]

@@ -18,7 +18,7 @@ from arrayrt.backends.base import KernelFactory
 from arrayrt.backends.numpy.bounds import fmax_
 from arrayrt.backends.numpy.conv_kernels import WindowInput
 from arrayrt.ir.ops._xp import normalize_axis
-from arrayrt.ir.ops.pool import avg_divisors, geometry, kernel_offsets
+from arrayrt.ir.ops.pool import avg_divisors, kernel_offsets, window_geometry
 
 
 class PoolPlan:
@@ -27,8 +27,8 @@ class PoolPlan:
     def __init__(self, xshape, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding,
                  dtype: np.dtype, border: float):
         sizes = xshape[2:]
-        self.pb, self.pe, self.out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
-                                                     auto_pad, rounding)
+        self.pb, self.pe, self.out, reach, strides = window_geometry(sizes, kernel, strides, dilations,
+                                                                     pads_begin, pads_end, auto_pad, rounding)
         self.shape = (*xshape[:2], *self.out)
         self.rows = xshape[0] * xshape[1]
         self.dtype = dtype

@@ -61,6 +61,24 @@ def geometry(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int]
     return pb, pe, out, reach
 
 
+def window_geometry(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                    dilations: Sequence[int], pads_begin: Sequence[int], pads_end: Sequence[int], auto_pad: str,
+                    rounding: str):
+    """:func:`geometry` plus the strides to address the windows with, and the end padding those reach.
+
+    They address the same windows as ``strides`` but keep the bordered input about the input's size:
+    along an axis with one window any stride reads the same elements (1), and with a stride past the
+    whole input (a ceil-rounded window or an end pad beyond it) every window after the first reads
+    only end padding, which a stride of the bordered input's length reaches as well. A model's stride
+    of 10^9 would otherwise pad the input to 10^9 elements."""
+    pb, pe, out, _ = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding)
+    eff = [1 if o == 1 else s if s <= n + b else max(n + b, 1)
+           for o, s, n, b in zip(out, strides, sizes, pb)]
+    reach = [max((o - 1) * s + dilated(k, d) - (n + b), 0)
+             for o, s, k, d, n, b in zip(out, eff, kernel, dilations, sizes, pb)]
+    return pb, pe, out, reach, eff
+
+
 def in_input_counts(size: int, kernel: int, stride: int, dilation: int, pad_begin: int,
                     out: int) -> list[int]:
     """Per output position, how many window taps fall inside the input."""
@@ -103,7 +121,8 @@ def pool_max(xp: Any, x: Any, kernel, strides, dilations, pads_begin, pads_end, 
              index_type: Type | None = None, axis: int = 0):
     """Values and (with ``index_type``) flat indices from dimension ``axis`` on, as OpenVINO defines them."""
     sizes = tuple(x.shape[2:])
-    pb, _, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding)
+    pb, _, out, reach, strides = window_geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
+                                                 auto_pad, rounding)
     low = lowest(xp, x.dtype)
     xpad = pad_spatial(xp, x, pb, reach, low)
     views = window_slices(xpad, kernel, strides, dilations, out)
@@ -140,7 +159,8 @@ def pool_avg(xp: Any, x: Any, kernel, strides, dilations, pads_begin, pads_end, 
     """Window sums over divisors; integers sum in f64, then truncate (8-bit types: round to nearest
     even), as OpenVINO's reference kernel divides them."""
     sizes = tuple(x.shape[2:])
-    pb, pe, out, reach = geometry(sizes, kernel, strides, dilations, pads_begin, pads_end, auto_pad, rounding)
+    pb, pe, out, reach, strides = window_geometry(sizes, kernel, strides, dilations, pads_begin, pads_end,
+                                                  auto_pad, rounding)
     integral = xp.isdtype(x.dtype, "integral")
     acc = xp.astype(x, xp.float64) if integral else x
     views = window_slices(pad_spatial(xp, acc, pb, reach, 0), kernel, strides, dilations, out)

@@ -92,6 +92,23 @@ def test_max_pool_ties_and_padding_windows(backend):
     check_op(lambda o, p: o.max_pool(p, [1], [1], [2], [1], [2]).outputs(), [x], backend)
 
 
+def test_pools_with_a_stride_beyond_the_input(backend):
+    """A stride of 10^9 along an axis with one window (ceil rounding drops the window that would
+    start outside): the numpy kernels split the input into one plane per stride step, and hung
+    making a billion (found by fuzzing ONNX models)."""
+    x = rand((1, 2, 5, 4), np.float32, seed=4)
+    check_op(lambda o, p: o.max_pool(p, [2, 10 ** 9], [1, 1], [0, 0], [0, 0], [2, 2], "ceil").outputs(), [x],
+             backend)
+    # by hand (OpenVINO 2026.4.1's AvgPool crashed on this case, at stride 6 and at 10^9):
+    # rows 0-2 in the first window, the second only padding; columns padded by one, divisor 3 * 2
+    xp = np.pad(x, ((0, 0), (0, 0), (0, 0), (1, 1)))
+    first = np.stack([xp[:, :, 0:3, w:w + 2].sum(axis=(2, 3)) for w in range(5)], -1) / 6
+    want = np.stack([first, np.zeros_like(first)], 2)
+    for stride in (6, 10 ** 9):
+        check_op(lambda o, p: [o.avg_pool(p, [stride, 1], [0, 1], [0, 1], [3, 2], False, "ceil")], [x], backend,
+                 expected=[want], interop=False)
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.float16, np.int8, np.uint8])
 def test_max_pool_dtypes(dtype, backend):
     x = rand((1, 2, 6, 7), dtype, seed=3, low=-50 if np.dtype(dtype).kind != "u" else 0, high=50)

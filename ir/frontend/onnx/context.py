@@ -182,7 +182,8 @@ class GraphContext:
             if proto.name and f"'{proto.name}'" in str(exc):
                 raise
             raise type(exc)(f"ONNX node '{proto.name}' ({proto.op_type}, opset {version}): {exc}") from exc
-        except (ValueError, TypeError, KeyError, IndexError) as exc:  # malformed attributes or inputs
+        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, AttributeError) as exc:
+            # malformed attributes or inputs (a zero size, a required input left empty...)
             raise ModelReadError(f"ONNX node '{proto.name}' ({proto.op_type}, opset {version}): cannot convert "
                                  f"it: {type(exc).__name__}: {exc}") from exc
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]

@@ -425,3 +425,33 @@ def test_roi_align_max_weighs_neighbours_first(mode):
     check("RoiAlign", {"x": x, "r": rois, "i": np.array([0, 1, 1], np.int64)}, mode="max",
           coordinate_transformation_mode=mode, output_height=2, output_width=3, sampling_ratio=0,
           spatial_scale=0.8)
+
+
+def _refused(m, *fragments):
+    from arrayrt.errors import ModelReadError
+
+    with pytest.raises(ModelReadError) as info:
+        convert_onnx(m)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+
+
+def test_attention_with_bad_head_sizes_is_refused():
+    """Found by fuzzing the suite's models: head size 0 divided by zero, and query heads that are no
+    multiple of the key/value heads silently used no repetition."""
+    q, kv = np.zeros((1, 4, 2, 0), np.float32), np.zeros((1, 2, 2, 0), np.float32)
+    _refused(model("Attention", {"q": q, "k": kv, "v": kv}, opset=23)[0], "Attention", "must be positive")
+    q, kv = np.zeros((1, 3, 2, 8), np.float32), np.zeros((1, 2, 2, 8), np.float32)
+    _refused(model("Attention", {"q": q, "k": kv, "v": kv}, opset=23)[0], "3 query heads, 2 key/value heads",
+             "multiple")
+
+
+def test_linear_attention_missing_inputs_are_named():
+    """A required input left empty is named, not an AttributeError on None (found by fuzzing)."""
+    x = np.zeros((1, 2, 4), np.float32)
+    m, _ = model("LinearAttention", {"q": x, "k": None, "v": x}, opset=27, q_num_heads=1, kv_num_heads=1,
+                 update_rule="linear")
+    _refused(m, "LinearAttention", "input 1 is required")
+    m, _ = model("LinearAttention", {"q": x, "k": x, "v": x}, opset=27, q_num_heads=1, kv_num_heads=1,
+                 update_rule="gated")
+    _refused(m, "LinearAttention", "input 4 is required")

@@ -1035,11 +1035,14 @@ def attention(node):
     qd, kd = _dims(q), _dims(k)
     if qd is None or kd is None or qd[1] is None or kd[1] is None or qd[3] is None:
         raise ModelReadError("Attention needs static head counts and head size")
+    if min(qd[1], kd[1], qd[3]) <= 0 or qd[1] % kd[1]:
+        raise ModelReadError(f"Attention: {qd[1]} query heads, {kd[1]} key/value heads of size {qd[3]}: "
+                             "sizes must be positive and the query heads a multiple of the key/value heads")
     scale = node.attr("scale", None)
     if scale is None:
         scale = 1.0 / math.sqrt(qd[3])
     s = _scalar(node, math.sqrt(scale), q)
-    reps = qd[1] // kd[1] if qd[1] != kd[1] and qd[1] % kd[1] == 0 else 1
+    reps = qd[1] // kd[1]
     k, v = _repeat_heads(node, k, reps), _repeat_heads(node, v, reps)
     scores = _op(node, "MatMul", _op(node, "Multiply", q, s), _op(node, "Multiply", k, s),
                  transpose_a=False, transpose_b=True)
@@ -1394,10 +1397,15 @@ def _step(node, x: Output, t: int, axis: int = 2) -> Output:
 def linear_attention(node):
     """The recurrence unrolled over the (static) sequence, state and arithmetic in f32:
     S = exp(g) S (gated); v <- beta (v - S^T k) (delta); S += k v^T; o = scale q^T S."""
-    q, k, v, past, decay, beta = (node.input(i) for i in range(6))
+    q, k, v, past = node.require(0), node.require(1), node.require(2), node.input(3)
     qh, kvh = node.attr("q_num_heads"), node.attr("kv_num_heads")
+    if qh <= 0 or kvh <= 0:
+        raise ModelReadError(f"LinearAttention: head counts must be positive (q_num_heads={qh}, "
+                             f"kv_num_heads={kvh})")
     rule = node.attr("update_rule", "gated_delta")
     gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    decay = node.require(4) if gating else node.input(4)  # the gate's log-decay
+    beta = node.require(5) if delta else node.input(5)    # the delta rule's step sizes
     qd, vd = _dims(q), _dims(v)
     if qd is None or vd is None or None in qd[1:] or vd[2] is None:
         raise ModelReadError("LinearAttention needs static sequence length and hidden sizes")
