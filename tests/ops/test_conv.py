@@ -43,6 +43,14 @@ def test_convolution(case, backend):
              rtol=1e-4, atol=1e-4)
 
 
+def test_convolution_with_a_stride_beyond_the_input(backend):
+    """One window along the width at a stride of 10^9: the numpy kernels' phase split (one plane per
+    stride step, see WindowInput) ran out of memory before it read the stride of a lone window as 1."""
+    w = rand((3, 2, 2, 2), seed=2)
+    check_op(lambda o, x: o.convolution(x, w, [2, 10 ** 9], [0, 0], [0, 0], [1, 1]), [rand((1, 2, 5, 4), seed=1)],
+             backend, rtol=1e-4, atol=1e-4)
+
+
 def test_convolution_weights_as_input(backend):
     """Weights that are not constant (a second model input) take the same path."""
     check_op(lambda o, x, w: o.convolution(x, w, [1, 2], [1, 0], [0, 1], [1, 1]),
