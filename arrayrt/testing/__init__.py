@@ -166,3 +166,32 @@ def _check_interop(model: Any, inputs: Sequence[np.ndarray], expected: Sequence[
     got = run_openvino(ov_model, inputs)
     for i, (g, e) in enumerate(zip(got, expected)):
         assert_close(g, e, rtol, atol, what=f"output {i} of arrayrt's IR read by OpenVINO: ")
+
+
+def fails_cleanly(run: Callable[[], object], what: str, seconds: int = 30) -> None:
+    """Run ``run()`` (one fuzzing draw): it may succeed or raise an ``ArrayrtError``; any other
+    exception, or running over ``seconds`` (SIGALRM: call from the main thread), raises an
+    AssertionError naming ``what``."""
+    import signal
+
+    from arrayrt.errors import ArrayrtError
+
+    class _HangError(Exception):
+        pass
+
+    def alarm(*_: object) -> None:
+        raise _HangError()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        run()
+    except ArrayrtError:
+        pass
+    except _HangError:
+        raise AssertionError(f"ran over {seconds} s: {what}") from None
+    except Exception as exc:  # noqa: BLE001 - what a fuzz test looks for
+        raise AssertionError(f"{type(exc).__name__}: {exc}\n{what}") from exc
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

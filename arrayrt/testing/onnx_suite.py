@@ -158,7 +158,7 @@ def node_case_dirs(exclude: "set[str] | dict[str, str]" = frozenset()) -> list[P
             if d.name not in exclude and (d / "test_data_set_0").is_dir()]
 
 
-def _tensors(folder: Path, kind: str) -> list | None:
+def read_tensors(folder: Path, kind: str) -> list | None:
     """A data set's tensor inputs or outputs in order; None if one is a sequence, map or optional."""
     from onnx import numpy_helper
 
@@ -191,7 +191,7 @@ def check_random_partition(case: Path, devices: "list[str] | tuple[str, ...]", s
 
     config = {"INFERENCE_PRECISION_HINT": "f32", **(config or {})}
     m = onnx.load(str(case / "model.onnx"))
-    inputs, want = _tensors(case / "test_data_set_0", "input"), _tensors(case / "test_data_set_0", "output")
+    inputs, want = read_tensors(case / "test_data_set_0", "input"), read_tensors(case / "test_data_set_0", "output")
     if inputs is None or want is None or len(want) != len(m.graph.output):
         return "sequence, map or optional values: the priority-order HETERO suites compare those"
     core = ar.Core()
