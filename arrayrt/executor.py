@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arrayrt.errors import ArrayrtError, CompileError, InferenceInputError, where
+from arrayrt.errors import ArrayrtError, CompileError, DeviceError, InferenceInputError, where
 from arrayrt.ir.ops.base import OpDef
 
 _FILENAME = "<arrayrt-plan>"
@@ -63,6 +63,9 @@ class Plan:
             raise
         except Exception as exc:  # noqa: BLE001 - name the node whose kernel failed
             node = self._failing_node(exc)
+            if isinstance(exc, MemoryError):  # the device ran out (cupy's OutOfMemoryError is one), not the inputs
+                at = f"{where(node)}: " if node is not None else ""
+                raise DeviceError(f"{at}out of memory during inference: {type(exc).__name__}: {exc}") from exc
             if node is None:
                 raise
             raise InferenceInputError(f"{where(node)}: inference failed: {type(exc).__name__}: {exc}") from exc

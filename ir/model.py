@@ -172,6 +172,25 @@ class Model:
     def get_output_shape(self, i: int) -> tuple[int, ...]:
         return self._results[i].output(0).get_shape()
 
+    def get_output_op(self, i: int) -> Node:
+        """The Result node of output ``i``."""
+        return self._results[i]
+
+    def get_result(self) -> Node:
+        """The Result of a single-output model."""
+        if len(self._results) != 1:
+            raise ArrayrtError(f"the model has {len(self._results)} results; use get_results()")
+        return self._results[0]
+
+    def get_result_index(self, value: "Output | Node") -> int:
+        """Index of the Result that ``value`` is (a Result node or its output), else -1."""
+        node = value if isinstance(value, Node) else value.node
+        return next((i for i, r in enumerate(self._results) if r is node), -1)
+
+    def get_parameter_index(self, parameter: Node) -> int:
+        """Index of ``parameter`` among the model's Parameters, else -1."""
+        return next((i for i, p in enumerate(self._parameters) if p is parameter), -1)
+
     def is_dynamic(self) -> bool:
         return any(n.output(i).get_partial_shape().is_dynamic
                    for n in self.get_ordered_ops() for i in range(n.get_output_size()))

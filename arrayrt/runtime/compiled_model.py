@@ -162,6 +162,7 @@ class CompiledModel:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._runtime_model: Model | None = None
+        self._source: tuple[Model, str, dict[str, Any]] | None = None  # for export_model
 
     # --- ports --------------------------------------------------------------------------------
     @property
@@ -188,11 +189,24 @@ class CompiledModel:
             self._default_request = self.create_infer_request()
         return self._default_request.infer(inputs, share_inputs=share_inputs, share_outputs=share_outputs)
 
+    def query_state(self) -> list["VariableState"]:
+        """The variables of the request behind ``__call__`` (a stateful model called directly)."""
+        if self._default_request is None:
+            self._default_request = self.create_infer_request()
+        return self._default_request.query_state()
+
+    def reset_state(self) -> None:
+        """Reset the variables of the request behind ``__call__``."""
+        if self._default_request is not None:
+            self._default_request.reset_state()
+
     def infer_new_request(self, inputs: Any = None) -> InferResults:
         return self.create_infer_request().infer(inputs)
 
-    def _arrays(self, inputs: Any, tensors: dict[int, Any]) -> list[Any]:
-        """Input values in parameter order, checked and converted, on the backend's device."""
+    def _arrays(self, inputs: Any, tensors: dict[int, Any], bind: bool = True) -> list[Any]:
+        """Input values in parameter order, checked and converted, on the backend's device. Values
+        not in ``inputs`` come from ``tensors``; with ``bind``, those given are put there (by
+        reference, not copied), so a later inference without inputs reuses them."""
         specs = self._specs
         n = len(specs)
         values: list[Any] = [_NOT_GIVEN] * n
@@ -213,6 +227,7 @@ class CompiledModel:
                     f"({[s.name for s in specs]}); pass a list or a dict")
             values[0] = inputs
         out = []
+        given: list[tuple[int, Any]] = []
         to_device = self._backend.to_device
         for s, v in zip(specs, values):
             if v is None and s.kind == "tensor":  # None for a tensor input: use its set tensor
@@ -221,6 +236,8 @@ class CompiledModel:
                 v = tensors.get(s.index, _NOT_GIVEN)
                 if v is _NOT_GIVEN:
                     raise InferenceInputError(f"input '{s.name}' was not given")
+            elif bind and v is not None:  # as in OpenVINO, the request's input tensor is now this value (once all pass)
+                given.append((s.index, v))
             if not isinstance(v, (np.ndarray, list, Tensor)) and v is not None and hasattr(v, "__dlpack__"):
                 v = to_device(v)  # another library's device tensor (torch...): into this one's arrays
             v = s.check(v)
@@ -230,6 +247,7 @@ class CompiledModel:
                 out.append([to_device(e) for e in v])
             else:
                 out.append(to_device(v))
+        tensors.update(given)
         return out
 
     def _spec_for(self, key: Any) -> _InputSpec:
@@ -332,6 +350,21 @@ class CompiledModel:
     def release_memory(self) -> None:
         pass
 
+    def export_model(self, model_stream: Any = None) -> "bytes | None":
+        """The compiled model as bytes for ``Core.import_model`` (see :mod:`arrayrt.runtime.blob`:
+        the model's IR, its device and config); written into ``model_stream`` when one is given."""
+        from arrayrt.runtime import blob
+        from arrayrt.runtime.core import VERSION
+
+        if self._source is None:
+            raise ArrayrtError("only a model compiled by Core.compile_model can be exported")
+        model, device, config = self._source
+        data = blob.dump(model, device, config, VERSION)
+        if model_stream is None:
+            return data
+        model_stream.write(data)
+        return None
+
     def __repr__(self) -> str:
         return f"<CompiledModel: '{self._model.name}' on {self._device}>"
 
@@ -351,6 +384,7 @@ class InferRequest:
     def __init__(self, compiled: CompiledModel):
         self._compiled = compiled
         self._tensors: dict[int, Any] = {}
+        self._out_tensors: dict[int, Tensor] = {}  # set_output_tensor: results are copied into these
         self._results: InferResults | None = None
         self._future: Future | None = None
         self._callback: Callable[[Any], None] | None = None
@@ -371,6 +405,14 @@ class InferRequest:
         if cm._plan.profiled:
             self._profile = [ProfilingInfo.of(r.node_name, r.node_type, r.exec_type, r.status, r.real_time)
                              for r in cm._plan.records]
+        return self._finish(values)
+
+    def _finish(self, values: list[Any]) -> InferResults:
+        """Keep the results; copy those with a tensor set by ``set_output_tensor`` into it."""
+        cm = self._compiled
+        for i, t in self._out_tensors.items():
+            v = values[i]
+            t.copy_from(v if isinstance(v, Tensor) else Tensor(v, shared_memory=True))
         self._results = InferResults(cm._outputs, values, cm._by_name)
         return self._results
 
@@ -397,7 +439,7 @@ class InferRequest:
                 start = time.perf_counter()
                 values = cm._run(arrays, self._states)
                 self._latency = time.perf_counter() - start
-                self._results = InferResults(cm._outputs, values, cm._by_name)
+                self._finish(values)
         finally:
             if self._callback is not None:
                 self._callback(self._callback_userdata)
@@ -430,11 +472,48 @@ class InferRequest:
         except InferenceInputError:
             return None
 
+    def _output_index(self, key: Any) -> int | None:
+        outs = self._compiled._outputs
+        if isinstance(key, int) and not isinstance(key, bool):
+            return key if 0 <= key < len(outs) else None
+        if isinstance(key, str):
+            return next((i for i, o in enumerate(outs) if key in o.get_names()), None)
+        if isinstance(key, Output):
+            return next((i for i, o in enumerate(outs)
+                         if o == key or o.node.input_value(0) == key or key.get_names() & o.get_names()), None)
+        return None
+
     def set_tensor(self, key: Any, tensor: Tensor) -> None:
+        """Bind an input's value, or (an output's port or name) the tensor its results are written to."""
         i = self._input_index(key)
-        if i is None:
-            raise InferenceInputError(f"{key!r} is not an input of this model (only inputs can be set)")
-        self._tensors[i] = tensor
+        if i is not None and (not isinstance(key, Output) or key.node.type_name == "Parameter"):
+            self._tensors[i] = tensor
+            return
+        j = None if isinstance(key, int) else self._output_index(key)  # an int names an input
+        if j is None:
+            raise InferenceInputError(f"{key!r} is neither an input nor an output of this model")
+        self.set_output_tensor(j, tensor)
+
+    def set_output_tensor(self, *args: Any) -> None:
+        """``set_output_tensor(tensor)`` (one output) or ``set_output_tensor(index, tensor)``: each
+        inference copies that output into ``tensor``'s memory, taking the output's shape."""
+        index, tensor = (0, args[0]) if len(args) == 1 else (int(args[0]), args[1])
+        outs = self._compiled._outputs
+        if len(args) == 1 and len(outs) != 1:
+            raise InferenceInputError(f"the model has {len(outs)} outputs; give the output's index")
+        if not 0 <= index < len(outs):
+            raise InferenceInputError(f"output index {index} out of range: the model has {len(outs)} outputs")
+        if not isinstance(tensor, Tensor):
+            raise InferenceInputError(f"output {index}: expected a Tensor, got {type(tensor).__name__}")
+        want = outs[index].get_element_type()
+        if want.is_static and tensor.element_type != want:
+            raise InferenceInputError(f"output {index} ('{outs[index].get_any_name()}') is {want}; "
+                                      f"the tensor given for it is {tensor.element_type}")
+        self._out_tensors[index] = tensor
+
+    def set_output_tensors(self, tensors: "Mapping[int, Tensor]") -> None:
+        for i, t in tensors.items():
+            self.set_output_tensor(int(i), t)
 
     def set_tensors(self, tensors: Mapping[Any, Tensor]) -> None:
         for k, t in tensors.items():
@@ -462,6 +541,9 @@ class InferRequest:
                 t = Tensor(spec.element_type, shape)
                 self._tensors[i] = t
             return t if isinstance(t, Tensor) else Tensor(t, shared_memory=True)
+        j = self._output_index(key) if not isinstance(key, int) else None
+        if j is not None and j in self._out_tensors:
+            return self._out_tensors[j]
         if self._results is None:
             raise ArrayrtError("no inference has run yet on this request")
         return Tensor(self._results[key], shared_memory=True)
@@ -470,6 +552,8 @@ class InferRequest:
         return self.get_tensor(index)
 
     def get_output_tensor(self, index: int = 0) -> Tensor:
+        if index in self._out_tensors:
+            return self._out_tensors[index]
         if self._results is None:
             raise ArrayrtError("no inference has run yet on this request")
         return Tensor(self._results[index], shared_memory=True)
@@ -585,7 +669,7 @@ class AsyncInferQueue:
             i = self._idle.pop(0)
         self._userdata[i] = userdata
         try:
-            self._requests[i].start_async(inputs, userdata)
+            self._requests[i].start_async(inputs)  # the userdata is the queue's, as in OpenVINO
         except BaseException:
             with self._cond:
                 self._idle.append(i)

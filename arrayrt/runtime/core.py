@@ -132,7 +132,15 @@ class Core:
         return out
 
     # --- properties ---------------------------------------------------------------------------
-    def set_property(self, device_name: "str | Mapping[str, Any]", properties: Mapping | None = None) -> None:
+    def set_property(self, device_name: "str | Mapping[str, Any] | tuple", properties: "Mapping | tuple | None" = None
+                     ) -> None:
+        """``set_property(device, {key: value})``, or for every device ``set_property({key: value})``;
+        a ``(key, value)`` pair (what ``arrayrt.properties.hint.performance_mode("THROUGHPUT")``
+        gives) may stand for the mapping."""
+        if isinstance(device_name, tuple):
+            device_name = dict([device_name])
+        if isinstance(properties, tuple):
+            properties = dict([properties])
         if isinstance(device_name, Mapping):
             for k, v in device_name.items():
                 self._global[k] = self._parse(k, v, "all devices")
@@ -235,12 +243,31 @@ class Core:
         device = (device_name or "AUTO").strip()
         upper = device.upper()
         if upper.startswith("HETERO"):
-            return self._compile_hetero(model, device, config)
-        if upper.startswith(("AUTO", "MULTI", "BATCH")):
+            compiled = self._compile_hetero(model, device, config)
+        elif upper.startswith(("AUTO", "MULTI", "BATCH")):
             from arrayrt.runtime import scheduling
 
-            return scheduling.compile_virtual(self, model, device, dict(config or {}))
-        return self._compile_device(model, device, config)
+            compiled = scheduling.compile_virtual(self, model, device, dict(config or {}))
+        else:
+            compiled = self._compile_device(model, device, config)
+        compiled._source = (clone_model(model), device, dict(config or {}))
+        return compiled
+
+    def import_model(self, model_stream: Any, device_name: str, properties: Mapping | None = None) -> CompiledModel:
+        """A compiled model from ``CompiledModel.export_model``'s bytes (or a stream to read them
+        from), compiled again for ``device_name`` -- the device it was exported from -- with the
+        exported config updated by ``properties``."""
+        from arrayrt.runtime import blob
+
+        data = model_stream.read() if hasattr(model_stream, "read") else model_stream
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ArrayrtError(f"import_model reads bytes or a binary stream, not {type(data).__name__}")
+        model, device, config = blob.load(data)
+        if device_name is None or device_name.strip().upper() != device.upper():
+            raise DeviceError(f"the blob was exported from a model compiled for '{device}', not '{device_name}'; "
+                              f"import it for '{device}', or read_model and compile it for '{device_name}'")
+        config.update(properties or {})
+        return self.compile_model(model, device, config)
 
     def _compile_device(self, model: Model, device: str, config: Mapping | None,
                         strict: bool = True) -> CompiledModel:

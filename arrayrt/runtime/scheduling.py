@@ -3,8 +3,10 @@
 * AUTO picks the first candidate (GPU > NPU > CPU by default, or the given list; ``-X`` excludes X)
   that supports every node. When that is not the CPU and the CPU is a candidate, requests start on
   the CPU at once while the target compiles in the background (OpenVINO's "CPU acceleration",
-  ``ENABLE_STARTUP_FALLBACK``), then switch. With ``PERFORMANCE_HINT=CUMULATIVE_THROUGHPUT``, AUTO
-  behaves as MULTI over its candidates.
+  ``ENABLE_STARTUP_FALLBACK``), then switch. An inference that fails on the target device runs again
+  on the next candidate that runs the whole model (``ENABLE_RUNTIME_FALLBACK``; the error stands
+  when there is none). With ``PERFORMANCE_HINT=CUMULATIVE_THROUGHPUT``, AUTO behaves as MULTI over
+  its candidates.
 * MULTI spreads requests over all its devices (the least busy takes the next one).
 * BATCH gathers concurrent asynchronous requests into batches of N (``AUTO_BATCH_TIMEOUT``, default
   1000 ms, releases a partial batch's requests to run one by one).
@@ -53,15 +55,33 @@ def compile_virtual(core: Any, model: Any, device: str, config: dict[str, Any]) 
     if target is None:
         raise DeviceError(f"AUTO: no device among {candidates} runs every node of the model; "
                           f"try HETERO:{','.join(candidates)}")
+
+    def build(device: str) -> HostRunner:
+        return HostRunner(core._compile_device(model, device, sub, strict=False), device)
+
     fallback_ok = parsed.get("ENABLE_STARTUP_FALLBACK", True) and "CPU" in candidates and target != "CPU"
-    if not fallback_ok:
+    runtime_ok = parsed.get("ENABLE_RUNTIME_FALLBACK", True) and candidates[-1] != target
+    if not fallback_ok and not runtime_ok:
         return core._compile_device(model, target, sub, strict=False)
-    cpu = core._compile_device(model, "CPU", sub, strict=False)
-    plan = AutoPlan(HostRunner(cpu, "CPU"), target,
-                    lambda: HostRunner(core._compile_device(model, target, sub, strict=False), target), _warmup(cpu))
-    props = dict(cpu._properties)
-    props.update({"MULTI_DEVICE_PRIORITIES": ",".join(candidates), "ENABLE_STARTUP_FALLBACK": True})
-    return CompiledModel(cpu._model, "AUTO", plan, HostIO(), props, execution_devices=["CPU"])
+    first = core._compile_device(model, "CPU", sub, strict=False) if fallback_ok else None
+    cpu = HostRunner(first, "CPU") if first is not None else None
+
+    def backup() -> HostRunner | None:
+        """The next candidate after the target that runs the whole model, chosen at the first failure."""
+        later = candidates[candidates.index(target) + 1:]
+        name = next((d for d in later if _runs_whole_model(core, d, model, sub)), None)
+        if name is None:
+            return None
+        return cpu if cpu is not None and name == "CPU" else build(name)
+
+    plan = AutoPlan(cpu, target, lambda: build(target), _warmup(first) if first is not None else None,
+                    backup if runtime_ok else None)
+    if first is None:
+        first = plan._target.compiled
+    props = dict(first._properties)
+    props.update({"MULTI_DEVICE_PRIORITIES": ",".join(candidates), "ENABLE_STARTUP_FALLBACK": fallback_ok,
+                  "ENABLE_RUNTIME_FALLBACK": runtime_ok})
+    return CompiledModel(first._model, "AUTO", plan, HostIO(), props, execution_devices=plan.execution_devices)
 
 
 def _device_list(spec: str, available: list[str], kind: str, allow_empty: bool,

@@ -10,6 +10,8 @@ from arrayrt.errors import ArrayrtError
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
 
+_TYPE = type  # ``type`` is a parameter's name in Tensor.__init__, as in OpenVINO
+
 
 class Tensor:
     """``Tensor(array, shared_memory=False)`` copies unless ``shared_memory``; ``Tensor(Type, shape)``
@@ -20,8 +22,9 @@ class Tensor:
 
     def __init__(self, array: Any = None, shape: Sequence[int] | None = None, *,
                  shared_memory: bool = False, type: Type | None = None):  # noqa: A002 - OpenVINO's name
-        if isinstance(array, (Type, str)) and shape is not None:
-            t = Type(array)
+        if shape is not None and (isinstance(array, (Type, str, np.dtype))
+                                  or (isinstance(array, _TYPE) and issubclass(array, np.generic))):
+            t = Type(np.dtype(array)) if not isinstance(array, (Type, str)) else Type(array)
             self._type = t
             self._data = np.zeros(tuple(int(s) for s in shape), dtype=t.to_dtype())
             return
@@ -51,6 +54,10 @@ class Tensor:
     def shape(self) -> tuple[int, ...]:
         return tuple(int(s) for s in self._data.shape)
 
+    @shape.setter
+    def shape(self, shape: Sequence[int]) -> None:
+        self.set_shape(shape)
+
     def get_shape(self) -> tuple[int, ...]:
         return self.shape
 
@@ -70,7 +77,11 @@ class Tensor:
 
     @property
     def strides(self) -> tuple[int, ...]:
+        """Byte strides, as OpenVINO's ``get_strides()``."""
         return tuple(getattr(self._data, "strides", ()))
+
+    def get_strides(self) -> tuple[int, ...]:
+        return self.strides
 
     def is_continuous(self) -> bool:
         flags = getattr(self._data, "flags", None)
@@ -82,13 +93,17 @@ class Tensor:
             self._data = np.zeros(shape, dtype=self._type.to_dtype())
 
     def copy_to(self, other: "Tensor") -> None:
-        other._data = np.array(to_host(self._data), copy=True)
-        other._type = self._type
+        """Copy into ``other``'s memory (arrays sharing it see the values); ``other`` takes this
+        tensor's shape first when they differ. The element types must be equal, as in OpenVINO."""
+        _copy(to_host(self._data), self._type, other)
 
     def copy_from(self, source: "Tensor | np.ndarray") -> None:
-        src = source.data if isinstance(source, Tensor) else source
-        self._data = np.array(to_host(src), copy=True)
-        self._type = _type_of(self._data)
+        """Copy ``source`` into this tensor's memory, as ``source.copy_to(self)``."""
+        if isinstance(source, Tensor):
+            _copy(to_host(source.data), source.element_type, self)
+        else:
+            src = to_host(source)
+            _copy(src, _type_of(src), self)
 
     def __array__(self, dtype=None, copy=None):
         a = to_host(self._data)
@@ -96,6 +111,17 @@ class Tensor:
 
     def __repr__(self) -> str:
         return f"<Tensor: shape{PartialShape(self.shape)} type: {self._type}>"
+
+
+def _copy(src: np.ndarray, src_type: Type, dst: Tensor) -> None:
+    if src_type != dst._type:
+        raise ArrayrtError(f"cannot copy a {src_type} tensor into a {dst._type} one: the element types differ")
+    if tuple(src.shape) != dst.shape:
+        dst.set_shape(src.shape)
+    if isinstance(dst._data, np.ndarray) and dst._data.flags.writeable:
+        np.copyto(dst._data, src)
+    else:  # a device array or a read-only view: the tensor takes a host copy instead
+        dst._data = np.array(src, copy=True)
 
 
 def _type_of(a: Any) -> Type:

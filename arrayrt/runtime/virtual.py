@@ -8,6 +8,7 @@ arrays (then new state values) — over one or more compiled models, so
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -55,13 +56,21 @@ class _PlanFacade:
 
 class AutoPlan(_PlanFacade):
     """AUTO: run on the fallback (CPU) while the target device compiles in the background, then on
-    the target. ``execution_devices`` reports where requests run now; ``history`` where each ran."""
+    the target. ``execution_devices`` reports where requests run now; ``history`` where each ran.
+
+    With ``backup`` (``ENABLE_RUNTIME_FALLBACK``), an inference that fails on the target runs again
+    on the runner ``backup()`` gives (called at the first failure; None: no device to fall back to,
+    the error stands); later ones still go to the target. Wrong inputs fail there too, and that
+    error is raised."""
 
     def __init__(self, fallback: HostRunner | None, target_name: str, build_target: Callable[[], HostRunner],
-                 warmup: list[np.ndarray] | None):
+                 warmup: list[np.ndarray] | None, backup: "Callable[[], HostRunner | None] | None" = None):
         self._fallback = fallback
         self._target: HostRunner | None = None
         self._target_name = target_name
+        self._find_backup = backup
+        self._backup: HostRunner | None = None
+        self.runtime_fallbacks = 0
         self.error: BaseException | None = None
         self.history: list[str] = []
         self._lock = threading.Lock()
@@ -95,7 +104,29 @@ class AutoPlan(_PlanFacade):
         runner = self._target or self._fallback
         with self._lock:
             self.history.append(runner.name)
-        return runner(*args)
+        if self._find_backup is None or runner is not self._target:
+            return runner(*args)
+        try:
+            return runner(*args)
+        except Exception as exc:  # noqa: BLE001 - any failure: run the request again elsewhere (inputs
+            # that are wrong fail there too, and that error is raised)
+            backup = self._backup_runner()
+            if backup is None:
+                raise
+            with self._lock:
+                self.history.append(backup.name)
+                self.runtime_fallbacks += 1
+            warnings.warn(f"AUTO: an inference failed on {runner.name} ({type(exc).__name__}: {exc}); "
+                          f"it ran again on {backup.name}", stacklevel=2)
+            return backup(*args)
+
+    def _backup_runner(self) -> HostRunner | None:
+        with self._lock:
+            if self._find_backup is not None and self._backup is None:
+                self._backup = self._find_backup()
+                if self._backup is None:
+                    self._find_backup = None  # nothing to fall back to: failures raise from now on
+            return self._backup
 
 
 class MultiPlan(_PlanFacade):

@@ -564,7 +564,10 @@ class JitPlan:
                 self._programs.move_to_end(key)
         if static:
             args = tuple(a for i, a in enumerate(args) if i not in static)
-        return program(self._weights, *args)
+        try:
+            return program(self._weights, *args)
+        except jax.errors.JaxRuntimeError as exc:  # out of memory and kin: the device, not the inputs
+            raise DeviceError(f"NPU: the XLA program failed while running: {exc}") from exc
 
     def precompile(self, args: Sequence[Any]) -> None:
         key = tuple(_signature(a) for a in args)

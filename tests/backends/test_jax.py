@@ -250,6 +250,17 @@ def test_unsupported_on_npu_alone_names_the_node_and_suggests_hetero():
         ar.Core().compile_model(_nonzero_model(), "NPU", F32)
 
 
+def test_running_out_of_device_memory_is_a_device_error_and_auto_falls_back():
+    x = ops.parameter([1], np.float32, name="x")
+    m = ar.Model([ops.add(ops.broadcast(x, np.array([2 ** 38], np.int64)), np.float32(1))], [x])  # 1 TiB
+    with pytest.raises(ar.DeviceError, match="NPU: the XLA program failed while running: RESOURCE_EXHAUSTED"):
+        ar.compile_model(m, "NPU")([np.ones(1, np.float32)])
+    auto = ar.compile_model(m, "AUTO:NPU,CPU", {"ENABLE_STARTUP_FALLBACK": False})
+    with pytest.warns(UserWarning, match="failed on NPU .*RESOURCE_EXHAUSTED.*ran again on CPU"), \
+            pytest.raises(ar.DeviceError, match="out of memory during inference: MemoryError"):
+        auto([np.ones(1, np.float32)])  # CPU has no TiB either: its own error is raised
+
+
 def test_hetero_npu_cpu_runs_the_refused_nodes_on_cpu():
     m = _nonzero_model()
     c = ar.Core().compile_model(m, "HETERO:NPU,CPU", F32)

@@ -106,8 +106,15 @@ def test_infer_request_tensors_and_results(compiled):
     np.testing.assert_array_equal(req.results["prod"], A * B)
     assert req.latency >= 0
     assert req.get_compiled_model() is compiled
-    with pytest.raises(ar.InferenceInputError, match="only inputs can be set"):
-        req.set_tensor("sum", ar.Tensor(A))
+    out = np.zeros_like(A)
+    req.set_tensor("sum", ar.Tensor(out, shared_memory=True))  # an output's tensor: results land in it
+    req.infer({"a": A, "b": 2 * B})
+    np.testing.assert_array_equal(out, A + 2 * B)
+    assert req.get_tensor("sum").data is out
+    with pytest.raises(ar.InferenceInputError, match="neither an input nor an output"):
+        req.set_tensor("nope", ar.Tensor(A))
+    with pytest.raises(ar.InferenceInputError, match="the tensor given for it is i32"):
+        req.set_output_tensor(0, ar.Tensor(ar.Type.i32, [2]))
 
 
 def test_tensor_copy_and_share():

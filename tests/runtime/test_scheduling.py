@@ -38,9 +38,32 @@ class SlowCompile(Backend):
         return super().compile(model, config)
 
 
+class _OutOfMemoryNumpy:
+    """numpy, but ``maximum`` (Relu's kernel) fails as a device out of memory would."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def maximum(*args, **kwargs):
+        raise MemoryError("out of device memory (simulated)")
+
+
+class OutOfMemory(Backend):
+    """A device that compiles everything and runs out of memory at Relu in every inference."""
+
+    name = "oom"
+    device = "OOM"
+    dtypes = frozenset({Type.f32, Type.i64})
+
+    @classmethod
+    def load_namespace(cls):
+        return _OutOfMemoryNumpy()
+
+
 @pytest.fixture
 def slow(monkeypatch):
-    monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("slow", SlowCompile)])
+    monkeypatch.setattr(backends, "entry_points", lambda group: [_EP("slow", SlowCompile), _EP("oom", OutOfMemory)])
     monkeypatch.setattr(backends, "_cache", {})
     monkeypatch.setattr(backends, "_spec_cache", [])
 
@@ -73,6 +96,60 @@ def test_auto_runs_on_cpu_while_the_target_compiles(slow):
 def test_auto_without_startup_fallback_compiles_the_target(slow):
     c = ar.Core().compile_model(model(), "AUTO:SLOW,CPU", {"ENABLE_STARTUP_FALLBACK": False})
     assert c.get_property("EXECUTION_DEVICES") == ["SLOW"]
+
+
+def test_a_device_out_of_memory_is_a_device_error_naming_the_node(slow):
+    c = ar.Core().compile_model(model(), "OOM")
+    with pytest.raises(ar.DeviceError, match=r"name='y', type=Relu: out of memory during inference: MemoryError"):
+        c([np.ones((1, 4), np.float32)])
+
+
+def test_auto_runs_a_failed_inference_again_on_the_next_device(slow):
+    # (with the startup fallback on, the target's warm-up inference fails first: AUTO stays on CPU)
+    c = ar.Core().compile_model(model(), "AUTO:OOM,STRICT,CPU")
+    assert c._plan.ready.wait(10) and isinstance(c._plan.error, ar.DeviceError)
+    assert c.get_property("EXECUTION_DEVICES") == ["CPU"]
+    c = ar.Core().compile_model(model(), "AUTO:OOM,STRICT,CPU", {"ENABLE_STARTUP_FALLBACK": False})
+    plan = c._plan
+    assert isinstance(plan, AutoPlan) and plan.ready.wait(10) and plan.error is None
+    assert c.get_property("EXECUTION_DEVICES") == ["OOM"] and c.get_property("ENABLE_RUNTIME_FALLBACK")
+    plan.history.clear()
+    x = np.array([[1, -2, 3, -4]], np.float32)
+    for k in range(1, 3):  # each inference tries OOM first, then runs on STRICT (the next candidate)
+        with pytest.warns(UserWarning, match="failed on OOM .*MemoryError.*; it ran again on STRICT"):
+            np.testing.assert_array_equal(c([x])["y"], expected(x))
+        assert plan.runtime_fallbacks == k
+    assert plan.history == ["OOM", "STRICT"] * 2
+    # an async queue gets the same: every job completes with the right values
+    q = ar.AsyncInferQueue(c, 2)
+    out = {}
+    q.set_callback(lambda req, i: out.__setitem__(i, req.results["y"].copy()))
+    with pytest.warns(UserWarning, match="ran again on STRICT"):
+        for i in range(4):
+            q.start_async({"x": x * i}, i)
+        q.wait_all()
+    for i in range(4):
+        np.testing.assert_array_equal(out[i], expected(x * i))
+
+
+def test_auto_runtime_fallback_off_or_nowhere_to_go_raises(slow):
+    x = np.ones((1, 4), np.float32)
+    off = ar.Core().compile_model(model(), "AUTO:OOM,CPU", {"ENABLE_RUNTIME_FALLBACK": False,
+                                                           "ENABLE_STARTUP_FALLBACK": False})
+    assert not isinstance(off._plan, AutoPlan)  # nothing to schedule: the device's own compiled model
+    with pytest.raises(ar.DeviceError, match="out of memory"):
+        off([x])
+    alone = ar.Core().compile_model(model(), "AUTO:OOM")  # the last candidate has nothing after it
+    with pytest.raises(ar.DeviceError, match="out of memory"):
+        alone([x])
+    # a later candidate that cannot run the whole model is no fallback: the device error stands
+    p = ops.parameter([1, 4], np.float32, name="x")
+    nz = ar.Model([ops.non_zero(ops.relu(p), "i64")], [p])  # NPU refuses NonZero (value-dependent shape)
+    c = ar.Core().compile_model(nz, "AUTO:OOM,NPU")
+    assert isinstance(c._plan, AutoPlan)
+    with pytest.raises(ar.DeviceError, match="out of memory"):
+        c([x])
+    assert c._plan.runtime_fallbacks == 0
 
 
 def test_auto_exclusion():

@@ -1,0 +1,218 @@
+"""The same user code on ``openvino`` and on ``arrayrt``: an OpenVINO user's script, with only the
+import changed, must run and give the same answers.
+
+Each scenario takes the library module (``openvino`` or ``arrayrt``) and returns a dict of what a
+user would look at; the test runs it with both and compares the dicts (arrays at CPU tolerances).
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import os
+
+import numpy as np
+import pytest
+
+ov = pytest.importorskip("openvino")
+import arrayrt  # noqa: E402
+
+DIGITS = os.path.join(os.path.dirname(arrayrt.__file__), "models", "digits", "digits_cnn.xml")
+
+
+@pytest.fixture(scope="module")
+def xml(tmp_path_factory):
+    """The digits CNN with a static batch of 1, written by OpenVINO."""
+    m = ov.Core().read_model(DIGITS)
+    m.reshape([1, 1, 8, 8])
+    path = tmp_path_factory.mktemp("parity") / "digits.xml"
+    ov.save_model(m, str(path), compress_to_fp16=False)
+    return str(path)
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).random(tuple(shape), np.float32)
+
+
+def basic(lib, xml):
+    core = lib.Core()
+    c = core.compile_model(core.read_model(xml), "CPU")
+    i, o = c.input(0), c.output(0)
+    x = _x(i.shape)
+    r = c(x)
+    return {"name": i.get_any_name(), "shape": list(i.shape), "pshape": str(i.get_partial_shape()),
+            "type": i.get_element_type().get_type_name(), "by_port": r[o], "by_index": r[0],
+            "by_name": r[o.get_any_name()], "n": len(r), "tuple": r.to_tuple()[0],
+            "from_path": core.compile_model(xml, "CPU")([x])[0], "module_level": lib.compile_model(xml)({0: x})[0]}
+
+
+def request(lib, xml):
+    c = lib.Core().compile_model(xml, "CPU")
+    x = _x(c.input(0).shape, 1)
+    req = c.create_infer_request()
+    out = {}
+    req.set_input_tensor(lib.Tensor(x))
+    req.infer()
+    out["set_input"] = req.get_output_tensor().data.copy()
+    req.set_tensor(c.input(0), lib.Tensor(2 * x))
+    req.infer()
+    out["set_by_port"] = req.get_output_tensor(0).data.copy()
+    req.start_async({0: x})
+    req.wait()
+    out["async"] = req.results[c.output(0)]
+    out["wait_for"] = req.wait_for(10)
+    out["bound_input"] = req.get_input_tensor().data.copy()  # the last inputs given are the request's
+    out["model_inputs"] = [p.get_any_name() for p in req.model_inputs]
+    into = lib.Tensor(np.zeros(tuple(c.output(0).shape), np.float32), shared_memory=True)
+    req.set_output_tensor(into)
+    req.infer({0: 3 * x})
+    out["into_output"] = into.data.copy()
+    req.infer()  # no inputs: the bound ones again
+    out["rerun"] = req.get_output_tensor().data.copy()
+    return out
+
+
+def queue(lib, xml):
+    c = lib.Core().compile_model(xml, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+    xs = [_x(c.input(0).shape, i) for i in range(7)]
+    q = lib.AsyncInferQueue(c, 3)
+    got = {}
+    q.set_callback(lambda req, ud: got.__setitem__(ud, req.get_output_tensor().data.copy()))
+    for i, x in enumerate(xs):
+        q.start_async({0: x}, i)
+    q.wait_all()
+    return {"n": len(q), "ready": q.is_ready(), "jobs": sorted(got), "values": np.stack([got[i] for i in range(7)]),
+            "idle": q.get_idle_request_id() in range(3), "userdata": len(q.userdata),
+            "iterates": len(list(q)), "request_userdata": [r.userdata for r in q]}
+
+
+def tensor(lib, xml):
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    t = lib.Tensor(a)
+    shared = lib.Tensor(a, shared_memory=True)
+    a[0, 0] = 42
+    z = lib.Tensor(lib.Type.f32, [2, 3])
+    z.shape = [3, 2]
+    target = np.zeros((3, 4), np.float32)
+    t.copy_to(lib.Tensor(target, shared_memory=True))
+    grown = lib.Tensor(lib.Type.f32, [5])
+    t.copy_to(grown)
+    mismatch = lib.Tensor(lib.Type.i32, [3, 4])
+    try:
+        t.copy_to(mismatch)
+        refused = False
+    except Exception:  # noqa: BLE001 - each library's own error type
+        refused = True
+    return {"shape": list(t.shape), "size": t.size, "bytes": t.byte_size, "strides": list(t.get_strides()),
+            "copied": float(t.data[0, 0]), "shared": float(shared.data[0, 0]), "reshaped": list(z.get_shape()),
+            "dtype_ctor": lib.Tensor(np.dtype(np.int32), [2]).get_element_type().get_type_name(),
+            "class_ctor": lib.Tensor(np.int64, [2]).get_element_type().get_type_name(),
+            "copy_to": target, "grown": list(grown.shape), "grown_data": grown.data.copy(),
+            "type_mismatch_refused": refused, "type_eq": t.element_type == lib.Type.f32}
+
+
+def model(lib, xml):
+    m = lib.Core().read_model(xml)
+    out = {"name": m.get_friendly_name(), "inputs": len(m.inputs), "outputs": len(m.outputs),
+           "params": len(m.get_parameters()), "results": len(m.get_results()), "dynamic": m.is_dynamic(),
+           "ops": sorted({op.get_type_name() for op in m.get_ops()}), "ordered": len(m.get_ordered_ops()),
+           "input_node": m.input(0).get_node().get_type_name(),
+           "result_index": m.get_result_index(m.output(0)), "not_a_result": m.get_result_index(m.input(0)),
+           "parameter_index": m.get_parameter_index(m.get_parameters()[0]),
+           "result_type": m.get_result().get_type_name(), "output_op": m.get_output_op(0).get_type_name()}
+    m.reshape({m.input(0).get_any_name(): [2, 1, 8, 8]})
+    out["reshaped_in"], out["reshaped_out"] = list(m.input(0).shape), list(m.output(0).shape)
+    m.reshape([-1, 1, 8, 8])
+    out["made_dynamic"], out["pshape"] = m.is_dynamic(), str(m.input(0).partial_shape)
+    return out
+
+
+def preprocess(lib, xml):
+    pp = importlib.import_module(lib.__name__ + ".preprocess")
+    core = lib.Core()
+    m = core.read_model(xml)
+    p = pp.PrePostProcessor(m)
+    p.input().tensor().set_element_type(lib.Type.u8).set_layout(lib.Layout("NHWC")).set_shape([1, 8, 8, 1])
+    p.input().model().set_layout(lib.Layout("NCHW"))
+    p.input().preprocess().convert_element_type(lib.Type.f32).mean(10.0).scale(255.0)
+    p.output().tensor().set_element_type(lib.Type.f16)
+    c = core.compile_model(p.build(), "CPU")
+    x = np.random.default_rng(0).integers(0, 255, (1, 8, 8, 1), dtype=np.uint8)
+    y = c(x)[0]
+    return {"y": y.astype(np.float32), "dtype": str(y.dtype), "in_type": c.input(0).element_type.get_type_name(),
+            "in_shape": list(c.input(0).shape)}
+
+
+def properties(lib, xml):
+    props = importlib.import_module(lib.__name__ + ".properties")
+    hint = importlib.import_module(lib.__name__ + ".properties.hint")
+    streams = importlib.import_module(lib.__name__ + ".properties.streams")
+    core = lib.Core()
+    c = core.compile_model(xml, "CPU", {hint.performance_mode: hint.PerformanceMode.THROUGHPUT,
+                                        streams.num: streams.Num(2), props.enable_profiling: True})
+    core.set_property("CPU", hint.performance_mode(hint.PerformanceMode.LATENCY))  # a (key, value) pair
+    latency = core.compile_model(xml, "CPU")
+    return {"keys": [str(hint.performance_mode), props.cache_dir(), str(props.enable_profiling)],
+            "pair": hint.execution_mode(hint.ExecutionMode.ACCURACY)[0],
+            "mode": str(c.get_property(hint.performance_mode)),
+            "streams": int(c.get_property(streams.num)),
+            "nireq": c.get_property(props.optimal_number_of_infer_requests),
+            "profiling": str(c.get_property(props.enable_profiling)).upper() in ("YES", "TRUE"),  # OV: "YES"
+            "set_property_pair": str(latency.get_property(hint.performance_mode)),
+            "supported": "PERFORMANCE_HINT" in c.get_property(props.supported_properties),
+            "full_name": isinstance(core.get_property("CPU", "FULL_DEVICE_NAME"), str),
+            "devices": "CPU" in core.available_devices}
+
+
+def save_and_export(lib, xml, tmp):
+    core = lib.Core()
+    path = os.path.join(tmp, lib.__name__ + ".xml")
+    lib.save_model(core.read_model(xml), path, compress_to_fp16=False)
+    c = core.compile_model(path, "CPU")
+    x = _x(c.input(0).shape, 3)
+    buf = io.BytesIO()
+    c.export_model(buf)
+    return {"saved": c(x)[0], "imported": core.import_model(c.export_model(), "CPU")(x)[0],
+            "imported_stream": core.import_model(io.BytesIO(buf.getvalue()), "CPU")(x)[0]}
+
+
+def stateful(lib, xml):
+    ops = importlib.import_module("openvino.opset13" if lib.__name__ == "openvino" else "arrayrt.opset")
+    x = ops.parameter([1, 2], np.float32, name="x")
+    if lib.__name__ == "openvino":
+        from openvino.op.util import Variable, VariableInfo
+
+        info = VariableInfo()
+        info.data_shape, info.data_type, info.variable_id = lib.PartialShape([1, 2]), lib.Type.f32, "acc"
+        rv = ops.read_value(ops.constant(np.zeros((1, 2), np.float32)), Variable(info))
+        s = ops.add(rv, x)
+        model = lib.Model([ops.result(s)], [ops.assign(s, Variable(info))], [x], "acc")
+    else:
+        rv = ops.read_value(np.zeros((1, 2), np.float32), "acc")
+        s = ops.add(rv, x)
+        model = lib.Model([s], [ops.assign(s, "acc")], [x], "acc")
+    c = lib.Core().compile_model(model, "CPU")
+    one = np.ones((1, 2), np.float32)
+    sums = [c(one)[0].copy() for _ in range(3)]  # the compiled model's own request keeps the state
+    names = [v.name for v in c.query_state()]
+    c.reset_state()
+    return {"sums": np.stack(sums), "names": names, "after_reset": c(one)[0]}
+
+
+SCENARIOS = [basic, request, queue, tensor, model, preprocess, properties, save_and_export, stateful]
+
+
+def _same(a, b, path=""):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-5, err_msg=path)
+    elif isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    else:
+        assert a == b, f"{path}: openvino {a!r}, arrayrt {b!r}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+def test_openvino_user_code_runs_unchanged(scenario, xml, tmp_path):
+    args = (xml, str(tmp_path)) if scenario is save_and_export else (xml,)
+    _same(scenario(ov, *args), scenario(arrayrt, *args))
