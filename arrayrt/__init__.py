@@ -20,7 +20,7 @@ from arrayrt.errors import (
 from arrayrt.ir import Dimension, Input, Model, Node, Output, PartialShape, Type
 from arrayrt.ir.frontend.convert import convert_model
 from arrayrt.ir.io import read_model, save_model, serialize
-from arrayrt.ir.passes.preprocess import Layout
+from arrayrt.ir.layout import Layout, get_batch, set_batch
 from arrayrt.runtime.compiled_model import AsyncInferQueue, CompiledModel, InferRequest, ProfilingInfo
 from arrayrt.runtime.core import VERSION, Core, compile_model
 from arrayrt.runtime.results import InferResults
@@ -37,5 +37,5 @@ __all__ = [
     "Dimension", "InferRequest", "InferResults", "InferenceInputError", "Input", "Layout", "Model",
     "ModelReadError", "Node", "OpAttributeError", "Output", "PartialShape", "ProfilingInfo",
     "ShapeInferenceError", "Tensor", "Type", "UnsupportedOpError", "compile_model", "convert_model", "get_version",
-    "read_model", "save_model", "serialize",
+    "get_batch", "read_model", "save_model", "serialize", "set_batch",
 ]

@@ -375,7 +375,7 @@ class PrePostProcessor:
             if isinstance(target, (list, tuple)):
                 perm = [int(v) for v in target]
                 state.node("Transpose", [constant(np.array(perm, np.int64)).output(0)])
-                state.layout = None if state.layout is None else Layout("".join(state.layout.dims[i] for i in perm))
+                state.layout = None if state.layout is None else Layout([state.layout.dims[i] for i in perm])
             elif target is not None:
                 state.transpose_to(_layout(target))
         elif name == "convert_color":
@@ -470,7 +470,7 @@ def _unpermuted(model_layout: Layout | None, steps: list) -> Layout | None:
             before = [""] * len(dims)
             for i, source in enumerate(order):
                 before[source] = dims[i]
-            dims = "".join(before)
+            dims = tuple(before)
     return Layout(dims)
 
 

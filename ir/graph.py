@@ -226,6 +226,32 @@ class Node:
     def get_rt_info(self) -> dict[str, Any]:
         return self.rt_info
 
+    # --- layout (Parameter and Result, as OpenVINO's) -----------------------------------------
+    def set_layout(self, layout: Any) -> None:
+        """Record what each dimension means (``rt_info["layout"]``, as IR stores it)."""
+        from arrayrt.ir.layout import Layout
+
+        if self.type_name not in ("Parameter", "Result"):
+            raise ArrayrtError(f"{self.type_name} '{self.friendly_name}' has no layout: only Parameter and Result do")
+        self.rt_info["layout"] = {"version": "0", "layout": str(Layout(layout))}
+
+    def get_layout(self) -> Any:
+        """The layout set on a Parameter or Result (an empty one when none is)."""
+        from arrayrt.ir.layout import Layout
+
+        value = self.rt_info.get("layout")
+        if isinstance(value, dict):
+            value = value.get("layout")
+        return Layout(str(value) if value else "")
+
+    @property
+    def layout(self) -> Any:
+        return self.get_layout()
+
+    @layout.setter
+    def layout(self, value: Any) -> None:
+        self.set_layout(value)
+
     # --- ports --------------------------------------------------------------------------------
     def get_input_size(self) -> int:
         return len(self._inputs)

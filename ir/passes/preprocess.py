@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from arrayrt.ir.graph import Node
+from arrayrt.ir.layout import Layout
 from arrayrt.ir.ops import get_op
 from arrayrt.ir.ops.factory import constant
 from arrayrt.ir.passes import replace_uses
@@ -21,26 +22,6 @@ from arrayrt.ir.shape import PartialShape
 from arrayrt.errors import ArrayrtError
 
 PerInput = "Mapping[str, Any] | Any"
-
-
-class Layout:
-    """A layout such as ``NCHW``, ``nhwc``, ``[N,C,H,W]`` or ``NC...``: one letter per dimension."""
-
-    def __init__(self, text: str):
-        s = text.strip().strip("[]").replace(",", "").replace(" ", "").upper()
-        if not s or any(not (c.isalpha() or c in "?.") for c in s):
-            raise ArrayrtError(f"bad layout '{text}': expected letters such as NCHW")
-        self.dims = s
-
-    def index(self, letter: str) -> int | None:
-        i = self.dims.find(letter)
-        return None if i < 0 else i
-
-    def __str__(self) -> str:
-        return "[" + ",".join(self.dims) + "]"
-
-    def __len__(self) -> int:
-        return len(self.dims)
 
 
 def _for(values: Any, name: str, names: Sequence[str]) -> Any:
@@ -170,7 +151,7 @@ def _change_layout(model, param: Node, src: Layout, dst: Layout):
     param.rt_info["layout"] = {"version": "0", "layout": str(src)}
     param.validate_and_infer_types()
     t = Node(get_op("Transpose"), [out, constant(np.array(perm, np.int64)).output(0)],
-             name=f"{param.friendly_name}/to_{dst.dims.lower()}")
+             name=f"{param.friendly_name}/to_{''.join(dst.dims).lower()}")
     replace_uses(model, out, t.output(0), skip=t)
     model.validate_nodes_and_infer_types()
     return t.output(0)

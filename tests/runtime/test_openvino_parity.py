@@ -198,7 +198,38 @@ def stateful(lib, xml):
     return {"sums": np.stack(sums), "names": names, "after_reset": c(one)[0]}
 
 
-SCENARIOS = [basic, request, queue, tensor, model, preprocess, properties, save_and_export, stateful]
+def layouts(lib, xml):
+    nchw = lib.Layout("NCHW")
+    named = lib.Layout("[batch,seq,?]")
+    tail = lib.Layout("...C")
+    out = {"str": nchw.to_string(), "has": [nchw.has_name("C"), nchw.has_name("D")], "c": nchw.get_index_by_name("C"),
+           "eq": nchw == lib.Layout("nchw"), "named": str(named), "named_has": named.has_name("seq"),
+           "named_index": named.get_index_by_name("seq"), "tail_index": tail.get_index_by_name("C"),
+           "head": str(lib.Layout("NC...")), "empty": str(lib.Layout()), "is_empty": [lib.Layout().empty, nchw.empty]}
+    try:
+        nchw.get_index_by_name("D")
+        out["missing"] = "no error"
+    except Exception:  # noqa: BLE001 - each library's own error type
+        out["missing"] = "error"
+    m = lib.Core().read_model(xml)
+    try:
+        lib.get_batch(m)
+        out["no_layout"] = "no error"
+    except Exception:  # noqa: BLE001
+        out["no_layout"] = "error"
+    param = m.get_parameters()[0]
+    param.set_layout(lib.Layout("NCHW"))
+    out["param_layout"] = str(param.get_layout())
+    lib.set_batch(m, 4)
+    out["batched"] = [list(m.input(0).shape), list(m.output(0).shape), str(lib.get_batch(m))]
+    lib.set_batch(m, -1)
+    out["dynamic"] = [str(m.input(0).get_partial_shape()), str(lib.get_batch(m))]
+    x = np.random.default_rng(5).random((3, 1, 8, 8), np.float32)
+    out["runs"] = lib.Core().compile_model(m, "CPU")(x)[0]
+    return out
+
+
+SCENARIOS = [basic, request, queue, tensor, model, preprocess, properties, save_and_export, stateful, layouts]
 
 
 def _same(a, b, path=""):

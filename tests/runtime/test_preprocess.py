@@ -185,3 +185,28 @@ def test_type_accessors_as_in_openvino():
     assert t.is_real() and t.is_real and not t.is_integral() and t.is_signed()
     assert (t.size, t.get_size(), t.get_bitwidth()) == (2, 2, 16)
     assert ar.Type.u1.size == 1 and ar.Type.i64.get_size() == 8
+
+
+@pytest.mark.parametrize("text, message", [
+    ("N,C", "',' is not a dimension name"),
+    ("[N,C-1]", "'C-1' is not a dimension name"),
+    ("NCHN", "appears twice"),
+    ("[batch,N]", "appears twice"),  # batch is N
+    ("N...C...", "more than one '...'"),
+])
+def test_bad_layouts_are_refused_by_name(text, message):
+    with pytest.raises(ar.ArrayrtError, match=message):
+        ar.Layout(text)
+
+
+def test_set_batch_without_a_batch_layout_names_the_inputs():
+    x = aops.parameter([1, 3, 4, 4], np.float32, name="img")
+    m = ar.Model([aops.relu(x)], [x])
+    with pytest.raises(ar.ArrayrtError, match=r"no input's layout names a batch dimension 'N' \(inputs: 'img' "
+                                              r"\[1,3,4,4\] layout \(none\)\)"):
+        ar.set_batch(m, 2)
+    m.get_parameters()[0].set_layout("NCHW")
+    ar.set_batch(m, 2)
+    assert m.output(0).get_partial_shape().to_shape() == (2, 3, 4, 4) and ar.get_batch(m) == ar.Dimension(2)
+    with pytest.raises(ar.ArrayrtError, match="Relu 'Relu_.*' has no layout"):
+        m.get_ordered_ops()[1].set_layout("NCHW")
