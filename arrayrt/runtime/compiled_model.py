@@ -203,10 +203,10 @@ class CompiledModel:
     def infer_new_request(self, inputs: Any = None) -> InferResults:
         return self.create_infer_request().infer(inputs)
 
-    def _arrays(self, inputs: Any, tensors: dict[int, Any], bind: bool = True) -> list[Any]:
+    def _arrays(self, inputs: Any, tensors: dict[int, Any]) -> list[Any]:
         """Input values in parameter order, checked and converted, on the backend's device. Values
-        not in ``inputs`` come from ``tensors``; with ``bind``, those given are put there (by
-        reference, not copied), so a later inference without inputs reuses them."""
+        not in ``inputs`` come from ``tensors``; those given are put there once all pass the checks
+        (by reference, not copied), so a later inference without inputs reuses them, as in OpenVINO."""
         specs = self._specs
         n = len(specs)
         values: list[Any] = [_NOT_GIVEN] * n
@@ -236,7 +236,7 @@ class CompiledModel:
                 v = tensors.get(s.index, _NOT_GIVEN)
                 if v is _NOT_GIVEN:
                     raise InferenceInputError(f"input '{s.name}' was not given")
-            elif bind and v is not None:  # as in OpenVINO, the request's input tensor is now this value (once all pass)
+            elif v is not None:
                 given.append((s.index, v))
             if not isinstance(v, (np.ndarray, list, Tensor)) and v is not None and hasattr(v, "__dlpack__"):
                 v = to_device(v)  # another library's device tensor (torch...): into this one's arrays

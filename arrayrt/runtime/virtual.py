@@ -70,6 +70,7 @@ class AutoPlan(_PlanFacade):
         self._target_name = target_name
         self._find_backup = backup
         self._backup: HostRunner | None = None
+        self._backup_lock = threading.Lock()  # held while the backup compiles; requests go on
         self.runtime_fallbacks = 0
         self.error: BaseException | None = None
         self.history: list[str] = []
@@ -121,7 +122,7 @@ class AutoPlan(_PlanFacade):
             return backup(*args)
 
     def _backup_runner(self) -> HostRunner | None:
-        with self._lock:
+        with self._backup_lock:
             if self._find_backup is not None and self._backup is None:
                 self._backup = self._find_backup()
                 if self._backup is None:
