@@ -13,7 +13,10 @@ are benchmark_app's, so scripts that parse its output parse this one. Where they
   (``-pcsort no_sort`` keeps execution order); the rows add up to the plan's compute, the
   latency adds input checks and the copy of the outputs to the host;
 * the iteration count is not rounded up to a multiple of ``-nireq``; with both ``-niter`` and
-  ``-t`` the run ends when both are reached, as benchmark_app's does; the default is 10 s.
+  ``-t`` the run ends when both are reached, as benchmark_app's does; the default is 10 s;
+* ``-exec_graph_path`` writes the plan's own graph (fused ops, each with its ``execType``, device
+  and precision in ``rt_info``) as IR, without the arrays the plan folded into a fused op;
+  ``-dump_config`` writes the config given to ``compile_model``, in ``-load_config``'s form.
 
 Latency is the wall time of one ``infer()`` (sync) or from ``start_async`` to its callback
 (async). Outputs come back to the host (numpy) before a clock stops, which waits for the device;
@@ -52,7 +55,8 @@ def _str2bool(v: str) -> bool:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-m", "--model", required=True, help="IR .xml or .onnx")
+    p.add_argument("-m", "--model", required=True,
+                   help="IR .xml, .onnx, or a compiled model from CompiledModel.export_model (imported: no reshape)")
     p.add_argument("-d", "--device", default="CPU", help="device (default CPU; HETERO:a,b, AUTO, MULTI:a,b)")
     p.add_argument("-hint", "--hint", default=None,
                    choices=["latency", "throughput", "tput", "cumulative_throughput", "ctput", "none"],
@@ -92,6 +96,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-no_warmup", "--no_warmup", action="store_true", help="skip the first (warm-up) inference")
     p.add_argument("-progress", "--progress", type=_str2bool, nargs="?", const=True, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("-nthreads", "--nthreads", type=int, default=None,
+                   help="INFERENCE_NUM_THREADS: threads for inference (default: the device's choice)")
+    p.add_argument("-cache_dir", "--cache_dir", default=None, help="CACHE_DIR (NPU: XLA's persistent cache)")
+    p.add_argument("-load_config", "--load_config", default=None,
+                   help="JSON {device: {property: value}} set on the devices before compiling")
+    p.add_argument("-dump_config", "--dump_config", default=None,
+                   help="write the compile config as JSON {device: {property: value}} (a -load_config file)")
+    p.add_argument("-exec_graph_path", "--exec_graph_path", default=None,
+                   help="write the executed graph (get_runtime_model: device, exec type, precision per node) as IR")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
 
 
@@ -449,12 +462,90 @@ def run(args: argparse.Namespace) -> int:
         config["NUM_STREAMS"] = streams
     if args.nireq:
         config["PERFORMANCE_HINT_NUM_REQUESTS"] = args.nireq
+    if args.nthreads is not None:
+        config["INFERENCE_NUM_THREADS"] = args.nthreads
+    if args.cache_dir:
+        config["CACHE_DIR"] = args.cache_dir
+    if args.load_config:
+        _load_config(core, args.load_config)
     if counters_wanted:
         config["PERF_COUNT"] = True
         if "NPU" in args.device.upper():
             _warn("with -pc the NPU runs the plan op by op (no XLA program): latencies are not the compiled "
                   "program's")
 
+    blob = _exported(args.model)
+    if blob is not None:  # a compiled model: imported, as benchmark_app does with a .blob
+        if args.shape or args.batch_size:
+            raise ArrayrtError(f"{args.model} is a compiled model (export_model): -shape and -b cannot reshape it")
+        _step(4, "Skipping the step for compiled network")
+        _step(5, "Skipping the step for compiled network")
+        _step(6, "Skipping the step for compiled network")
+        _step(7, "Loading the model to the device")
+        t0 = time.perf_counter()
+        compiled = core.import_model(blob, args.device, config)
+        compile_ms = read_ms = (time.perf_counter() - t0) * 1e3
+        reshape_ms = 0.0
+        _info(f"Import model took {compile_ms:.2f} ms")
+        model = compiled._source[0]
+        given = _load_inputs(args.input, model) if args.input else None
+        groups = data_groups(model, _keyed(model, parse_shapes(args.data_shape, "-data_shape")), given, args.seed)
+        batches = [_batch_of(g, model, args.batch_size) for g in groups]
+        batch = batches[0]
+    else:
+        model, compiled, given, groups, batches, batch, read_ms, reshape_ms, compile_ms = _read_and_compile(
+            args, core, config)
+    _after_compile(args, compiled, config)
+    return _measure(args, compiled, model, given, groups, batches, batch, read_ms, reshape_ms, compile_ms, hint,
+                    api, counters_wanted, precision)
+
+
+def _exported(path: str) -> bytes | None:
+    """The file's bytes when it is an exported compiled model, else None."""
+    from arrayrt.runtime.blob import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(MAGIC)) != MAGIC:
+                return None
+            return MAGIC + f.read()
+    except OSError:
+        return None  # read_model reports a missing or unreadable file
+
+
+def _load_config(core: Core, path: str) -> None:
+    try:
+        with open(path) as f:
+            table = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ArrayrtError(f"-load_config {path}: {exc}") from None
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ArrayrtError(f"-load_config {path}: expected {{device: {{property: value}}}}")
+    for device, props in table.items():
+        core.set_property(device, props)
+        _info(f"Loaded {len(props)} properties of {device} from {path}")
+
+
+def _after_compile(args: argparse.Namespace, compiled: Any, config: dict[str, Any]) -> None:
+    if args.dump_config:
+        table = {args.device: {k: str(getattr(v, "name", v)) if not isinstance(v, (bool, int, float)) else v
+                               for k, v in config.items()}}
+        with open(args.dump_config, "w") as f:
+            json.dump(table, f, indent=2)
+        _info(f"The compile config is stored to {args.dump_config}")
+    if args.exec_graph_path:
+        from arrayrt.ir.io import serialize
+        from arrayrt.ir.model import clone_model
+
+        executed = clone_model(compiled.get_runtime_model())
+        for node in executed.get_ordered_ops():  # a fused op's folded arrays (bias...) are the plan's, not the graph's
+            if node.type_name != "Constant":
+                node.attrs = {k: v for k, v in node.attrs.items() if not isinstance(v, np.ndarray)}
+        serialize(executed, args.exec_graph_path)
+        _info(f"The executed graph is stored to {args.exec_graph_path}")
+
+
+def _read_and_compile(args: argparse.Namespace, core: Core, config: dict[str, Any]) -> tuple:
     _step(4, "Reading model files")
     t0 = time.perf_counter()
     model = core.read_model(args.model)
@@ -493,7 +584,12 @@ def run(args: argparse.Namespace) -> int:
     compiled = core.compile_model(model, args.device, config)
     compile_ms = (time.perf_counter() - t0) * 1e3
     _info(f"Compile model took {compile_ms:.2f} ms")
+    return model, compiled, given, groups, batches, batch, read_ms, reshape_ms, compile_ms
 
+
+def _measure(args: argparse.Namespace, compiled: Any, model: Any, given: Any, groups: list, batches: list[int],
+             batch: int, read_ms: float, reshape_ms: float, compile_ms: float, hint: str, api: str,
+             counters_wanted: bool, precision: Any) -> int:
     _step(8, "Querying optimal runtime parameters")
     _info("Model:")
     for key in sorted(compiled.get_property("SUPPORTED_PROPERTIES")):
@@ -560,7 +656,10 @@ def run(args: argparse.Namespace) -> int:
                                           "-infer_precision": args.infer_precision, "-pc": args.perf_counts,
                                           "-report_type": args.report_type, "-report_folder": args.report_folder,
                                           "-json_stats": args.json_stats,
-                                          "-latency_percentile": args.latency_percentile}),
+                                          "-latency_percentile": args.latency_percentile,
+                                          "-nthreads": args.nthreads, "-cache_dir": args.cache_dir,
+                                          "-load_config": args.load_config, "-dump_config": args.dump_config,
+                                          "-exec_graph_path": args.exec_graph_path}),
             "configuration_setup": [("topology", model.name), ("target device", args.device), ("API", api),
                                     ("precision", str(precision or "UNSPECIFIED")), ("batch size", str(batch)),
                                     ("number of iterations", str(args.niter or 0)),

@@ -166,6 +166,38 @@ def test_inputs_from_files(capsys, tmp_path):
         run(capsys, "-m", DIGITS, "-niter", "2", "-i", tmp_path / "bad.npz")
 
 
+def test_an_exported_model_is_imported_and_measured(capsys, tmp_path):
+    model = ar.Core().read_model(DIGITS)
+    model.reshape([2, 1, 8, 8])
+    blob = tmp_path / "digits.blob"
+    blob.write_bytes(ar.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}).export_model())
+    code, out, _ = run(capsys, "-m", blob, "-hint", "latency", "-niter", "4")
+    assert code == 0 and "[Step 4/11] Skipping the step for compiled network" in out
+    assert "Import model took" in out and "PERFORMANCE_HINT: LATENCY" in out  # the command line's hint wins
+    assert parse(out)["count"] == 4
+    with pytest.raises(ArrayrtError, match="is a compiled model .*-shape and -b cannot reshape it"):
+        run(capsys, "-m", blob, "-niter", "1", "-b", "4")
+
+
+def test_threads_cache_configs_and_executed_graph(capsys, tmp_path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"CPU": {"PERF_COUNT": True}}))
+    graph, dumped = tmp_path / "exec.xml", tmp_path / "dump.json"
+    code, out, _ = run(capsys, "-m", DIGITS, "-hint", "latency", "-niter", "2", "-nthreads", "1", "-cache_dir",
+                       tmp_path / "cache", "-load_config", config, "-dump_config", dumped, "-exec_graph_path", graph)
+    assert code == 0 and "Loaded 1 properties of CPU" in out
+    assert "INFERENCE_NUM_THREADS: 1" in out and "PERF_COUNT: True" in out  # loaded config reached the device
+    assert json.loads(dumped.read_text()) == {"CPU": {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1,
+                                                      "CACHE_DIR": str(tmp_path / "cache")}}
+    text = graph.read_text()  # the plan's own ops (fused convolutions...) with OpenVINO's exec-graph rt_info
+    assert 'type="FusedConvolution"' in text and "bias=" not in text  # the folded bias stays in the plan
+    assert text.count('name="execType"') == text.count("<layer ") and 'name="device"' in text
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(ArrayrtError, match=r"-load_config .*bad.json: expected \{device: \{property: value\}\}"):
+        run(capsys, "-m", DIGITS, "-niter", "1", "-load_config", bad)
+
+
 def test_niter_zero_compiles_only(capsys):
     code, out, _ = run(capsys, "-m", DIGITS, "-hint", "latency", "-niter", "0")
     assert code == 0 and "[Step 8/11]" in out and "[Step 9/11]" not in out
