@@ -38,13 +38,21 @@ from arrayrt.ir.passes.preprocess import Layout
 from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
 
-__all__ = ["ColorFormat", "InputInfo", "OutputInfo", "PrePostProcessor", "ResizeAlgorithm"]
+__all__ = ["ColorFormat", "InputInfo", "OutputInfo", "PaddingMode", "PrePostProcessor", "ResizeAlgorithm"]
 
 
 class ResizeAlgorithm(enum.Enum):
     RESIZE_LINEAR = "linear"
     RESIZE_CUBIC = "cubic"
     RESIZE_NEAREST = "nearest"
+
+
+class PaddingMode(enum.Enum):
+    """``pad``'s modes: the Pad op's ``pad_mode`` values."""
+
+    CONSTANT = "constant"
+    REFLECT = "reflect"
+    SYMMETRIC = "symmetric"
 
 
 class ColorFormat(enum.Enum):
@@ -159,6 +167,18 @@ class PreProcessSteps:
 
     def crop(self, begin: Sequence[int], end: Sequence[int]) -> "PreProcessSteps":
         return self._add("crop", list(begin), list(end))
+
+    def pad(self, pads_begin: Sequence[int], pads_end: Sequence[int], value: Any = 0.0,
+            mode: PaddingMode = PaddingMode.CONSTANT) -> "PreProcessSteps":
+        """Pad (negative values crop) each dimension; ``value`` (a number, or a list of one) fills
+        CONSTANT padding. As in OpenVINO, the tensor's shape is then set with ``set_shape``."""
+        values = np.atleast_1d(np.asarray(value, np.float64))
+        if values.size != 1:
+            raise ArrayrtError(f"pad: the value must be one number, got {values.size}: {values.tolist()}")
+        if len(pads_begin) != len(pads_end):
+            raise ArrayrtError(f"pad: pads_begin {list(pads_begin)} and pads_end {list(pads_end)} differ in length")
+        return self._add("pad", [int(v) for v in pads_begin], [int(v) for v in pads_end], float(values[0]),
+                         PaddingMode(mode))
 
     def custom(self, fn: Callable[[Output], Any]) -> "PreProcessSteps":
         return self._add("custom", fn)
@@ -412,6 +432,15 @@ class PrePostProcessor:
             begin, end = args
             starts, stops = (constant(np.array(v, np.int64)).output(0) for v in (begin, end))
             state.node("Slice", [starts, stops, constant(np.ones(len(begin), np.int64)).output(0)])
+        elif name == "pad":
+            begin, end, value, mode = args
+            rank = state.out.get_partial_shape().rank
+            if rank.is_static and rank.get_length() != len(begin):
+                raise ArrayrtError(f"{state.where}: pad has {len(begin)} values per side for a tensor of rank "
+                                   f"{rank.get_length()}")
+            pads = [constant(np.array(v, np.int64)).output(0) for v in (begin, end)]
+            fill = constant(np.array(value, state.out.get_element_type().to_dtype())).output(0)
+            state.node("Pad", [*pads, fill], {"pad_mode": mode.value}, version="opset12")
         elif name == "custom":
             result = args[0](state.out)
             state.out = result.output(0) if isinstance(result, Node) else result

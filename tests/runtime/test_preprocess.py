@@ -84,6 +84,20 @@ def test_resize_algorithms_to_a_static_spatial_shape(algorithm):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("mode, value", [("CONSTANT", 2.5), ("CONSTANT", [-1.0]), ("REFLECT", 0.0),
+                                         ("SYMMETRIC", 0.0)])
+def test_pad_matches_openvino(mode, value):
+    def describe(lib, pre, ppp):
+        ppp.input().tensor().set_shape([1, 3, 7, 5])
+        ppp.input().preprocess().pad([0, 0, 1, 2], [0, 0, 0, 1], value, getattr(pre.PaddingMode, mode))
+
+    ours, theirs = both(describe)
+    assert op_types(ours) == op_types(theirs) and "Pad" in op_types(ours)
+    assert str(ours.input(0).get_partial_shape()) == "[1,3,7,5]"
+    a, b = run_both((ours, theirs), RNG.normal(size=(1, 3, 7, 5)).astype(np.float32))
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_scalar_mean_scale_reverse_layout_list_crop_and_custom():
     def describe(lib, pre, ppp):
         ops = aops if lib is ar else ovops
@@ -152,6 +166,7 @@ def test_inputs_by_name_and_index():
     ("scale_zero", "must not be 0"),
     ("mean_wrong_count", "has 4 values, the tensor has 3 channels"),
     ("mean_on_integers", "needs a floating-point tensor"),
+    ("pad_rank", "pad has 2 values per side for a tensor of rank 4"),
 ])
 def test_bad_descriptions_are_clear_errors(case, message):
     from arrayrt.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
@@ -169,6 +184,8 @@ def test_bad_descriptions_are_clear_errors(case, message):
         inp.preprocess().resize(ResizeAlgorithm.RESIZE_LINEAR)
     elif case == "scale_zero":
         inp.preprocess().scale([1.0, 0.0, 2.0])
+    elif case == "pad_rank":
+        inp.preprocess().pad([1, 1], [1, 1])
     elif case == "mean_wrong_count":
         inp.model().set_layout(ar.Layout("NCHW"))
         inp.preprocess().mean([1.0, 2.0, 3.0, 4.0])
@@ -178,6 +195,16 @@ def test_bad_descriptions_are_clear_errors(case, message):
         inp.preprocess().mean([1.0, 2.0, 3.0])
     with pytest.raises(ArrayrtError, match=message):
         ppp.build()
+
+
+def test_pad_values_are_checked_when_described():
+    from arrayrt.preprocess import PrePostProcessor
+
+    steps = PrePostProcessor(conv_model(ar, aops)).input().preprocess()
+    with pytest.raises(ArrayrtError, match=r"the value must be one number, got 2: \[1.0, 2.0\]"):
+        steps.pad([0, 0, 1, 1], [0, 0, 1, 1], [1.0, 2.0])
+    with pytest.raises(ArrayrtError, match="differ in length"):
+        steps.pad([0, 0, 1, 1], [0, 1])
 
 
 def test_type_accessors_as_in_openvino():
