@@ -154,3 +154,37 @@ def test_a_config_value_that_cannot_be_written_is_named():
     c._source[2]["PERF_COUNT"] = np.array([object()])
     with pytest.raises(ar.ArrayrtError, match="an object array cannot be exported"):
         c.export_model()
+
+
+def test_fuzzed_blobs_fail_cleanly():
+    """Flipped bytes, truncations and mutated header or config values: each import either works
+    or raises an ArrayrtError, never another exception or a hang."""
+    from arrayrt.testing import fails_cleanly
+
+    good = ar.Core().compile_model(small(), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}).export_model()
+    start = len(blob.MAGIC) + 8
+    (size,) = struct.unpack("<Q", good[len(blob.MAGIC):start])
+    header, payload = json.loads(good[start:start + size]), good[start + size:]
+    values = [None, -1, "x", [1], {"a": 1}, [[0, 5]], {"__array__": 0}, 1e300]
+    rng = np.random.default_rng(11)
+    for draw in range(300):
+        kind = int(rng.integers(4))
+        if kind == 0:
+            data = bytearray(good)
+            for _ in range(int(rng.integers(1, 4))):
+                data[int(rng.integers(len(data)))] = int(rng.integers(256))
+        elif kind == 1:
+            data = good[:int(rng.integers(len(good)))]
+        else:
+            h = json.loads(json.dumps(header))
+            value = values[int(rng.integers(len(values)))]
+            if kind == 2:
+                h[str(rng.choice(["format", "device", "config", "xml", "bin", "arrays"]))] = value
+            else:
+                h["config"][str(rng.choice(["PERFORMANCE_HINT", "NUM_STREAMS", "NOPE"]))] = value
+            data = _blob_with_header(h, payload)
+
+        def go(data=bytes(data)):
+            ar.Core().import_model(data, "CPU")([X])
+
+        fails_cleanly(go, f"draw {draw} (kind {kind})", 20)
