@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,12 @@ def convert_model(input_model: Any, input: Any = None, output: Any = None,  # no
 
     * ``input``: names (graph inputs, or internal tensors to cut the graph at) with optional shapes
       and types: ``"x"``, ``["x", "y"]``, ``{"x": [1, 3, 224, 224]}``, ``{"x": ([1, -1], "i64")}``,
-      ``[("x", [1, "1..8"], "f32")]``, or the CLI's ``"x[1,3,224,224],y[1,?]{i64}"``.
+      ``[("x", [1, "1..8"], "f32")]``, ``("x", [1, 3, 224, 224])``, or the CLI's
+      ``"x[1,3,224,224],y[1,?]{i64}"``; without names, as OpenVINO's: a shape (``[1, 3, 224, 224]``, a
+      PartialShape) for a one-input model, or a list of shapes (or ``(shape, type)``) by input order.
     * ``output``: tensor names to return (graph outputs or internal tensors).
-    * ``example_input``: arrays (list by input order or dict by name) giving static shapes and types.
+    * ``example_input``: arrays (one, a list by input order, or a dict by name) giving static shapes
+      and types.
     * ``mean_values`` / ``scale_values`` (per channel, original channel order), ``reverse_input_channels``,
       ``layout``, ``source_layout`` -> ``target_layout``: preprocessing embedded as graph ops
       (each a single value for every input or a ``{name: value}`` mapping).
@@ -60,11 +63,11 @@ def _from_examples(example: Any, spec: Any) -> Any:
     if isinstance(example, Mapping):
         items = {k: np.asarray(v) for k, v in example.items()}
         return {k: (list(v.shape), v.dtype) for k, v in items.items()}
-    if spec is None:
-        raise ModelReadError("example_input as a list needs input= to name the inputs (or pass a dict)")
+    arrays = [np.asarray(v) for v in (example if isinstance(example, (list, tuple)) else [example])]
+    if spec is None:  # the inputs in the graph's order, as OpenVINO's convert_model
+        return [(list(a.shape), a.dtype) for a in arrays]
     names = list(spec) if not isinstance(spec, Mapping) else list(spec.keys())
     names = [n[0] if isinstance(n, tuple) else n for n in names]
-    arrays = [np.asarray(v) for v in (example if isinstance(example, Sequence) else [example])]
     return {n: (list(a.shape), a.dtype) for n, a in zip(names, arrays)}
 
 

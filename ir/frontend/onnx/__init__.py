@@ -32,7 +32,7 @@ from arrayrt.ir.graph import Node
 from arrayrt.ir.model import Model
 from arrayrt.ir.ops import get_op
 from arrayrt.ir.ops.sequence import set_value_kind
-from arrayrt.ir.shape import PartialShape
+from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.ir.types import Type
 
 from arrayrt.errors import ArrayrtError, ModelReadError, UnsupportedOpError
@@ -129,11 +129,11 @@ def convert_onnx(model: Any, input: Any = None, output: Any = None,  # noqa: A00
     graph = proto.graph
     ctx = GraphContext(conv, opsets)
 
-    specs = _input_specs(input)
+    initializers = {t.name for t in graph.initializer}
+    specs = _input_specs(input, [vi.name for vi in graph.input if vi.name not in initializers])
     wanted = _output_names(output, graph)
     produced = {o for n in graph.node for o in n.output if o}
     graph_inputs = {vi.name: vi for vi in graph.input}
-    initializers = {t.name for t in graph.initializer}
     for name in specs:
         if name not in produced and name not in graph_inputs:
             raise ModelReadError(f"--input names '{name}', which is neither a graph input nor a tensor "
@@ -225,8 +225,19 @@ def _tensor_info(graph: onnx.GraphProto, name: str) -> tuple[Type, PartialShape]
     return Type.dynamic, PartialShape.dynamic()
 
 
-def _input_specs(spec: Any) -> dict[str, tuple[PartialShape | None, Type | None]]:
-    """Normalise the ``input`` option into ``{name: (shape or None, type or None)}``."""
+def _is_shape(v: Any) -> bool:
+    """A shape given as a value: a PartialShape, or a list/tuple of ints, Dimensions and None."""
+    if isinstance(v, PartialShape):
+        return True
+    return isinstance(v, (list, tuple)) and all(
+        d is None or (isinstance(d, (int, np.integer, Dimension)) and not isinstance(d, bool)) for d in v)
+
+
+def _input_specs(spec: Any, order: Sequence[str] = ()) -> dict[str, tuple[PartialShape | None, Type | None]]:
+    """Normalise the ``input`` option into ``{name: (shape or None, type or None)}``. As in
+    OpenVINO's ``convert_model``, a shape alone (``[1, 3, 224, 224]``, a PartialShape) is the first
+    input's, a list of shapes (or of ``(shape, type)``) gives the first inputs' in ``order``, and a
+    tuple starting with a name is one ``(name, shape, type)`` item."""
     if spec is None:
         return {}
     out: dict[str, tuple[PartialShape | None, Type | None]] = {}
@@ -239,11 +250,25 @@ def _input_specs(spec: Any) -> dict[str, tuple[PartialShape | None, Type | None]
                 items.append((k, v[0], v[1]))
             else:
                 items.append((k, v))
+    elif _is_shape(spec) or (isinstance(spec, tuple) and spec and not isinstance(spec[0], str)):
+        items = [(None, *spec) if isinstance(spec, tuple) and not _is_shape(spec) else (None, spec)]
+    elif isinstance(spec, tuple) and spec and isinstance(spec[0], str) and len(spec) > 1:
+        items = [spec]
     else:
         for item in spec:
-            items.append(item if isinstance(item, tuple) else (item,))
-    for item in items:
-        name, shape, t = item[0], None, None
+            if _is_shape(item):
+                items.append((None, item))
+            elif isinstance(item, tuple) and item and not isinstance(item[0], str):
+                items.append((None, *item))
+            else:
+                items.append(item if isinstance(item, tuple) else (item,))
+    positional = [it for it in items if it[0] is None]
+    if positional and (len(positional) != len(items) or len(positional) > len(order)):
+        raise ModelReadError(f"input: {len(positional)} unnamed shape(s) for the model's {len(order)} input(s) "
+                             f"{list(order)}; name them ({{name: shape}}), or give them in input order, at most "
+                             "one per input and without named ones beside them")
+    for k, item in enumerate(items):
+        name, shape, t = item[0] if item[0] is not None else order[k], None, None
         for extra in item[1:]:
             if extra is None:
                 continue

@@ -113,6 +113,52 @@ def test_fp16_compression_reads_back(tmp_path):
 def test_example_input_fixes_shapes():
     m = ar.convert_model(chain_model(), example_input={"x": X})
     assert m.input(0).get_partial_shape() == ar.PartialShape([2, 3, 4, 4])
+    m = ar.convert_model(chain_model(), example_input=X)  # one array: the inputs in graph order
+    assert m.input(0).get_partial_shape() == ar.PartialShape([2, 3, 4, 4])
+
+
+def two_input_model(path):
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add")]
+    g = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 3]),
+                                         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 3])],
+                          [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return str(path)
+
+
+@pytest.mark.parametrize("form", ["shape", "tuple", "partial_shape", "name_tuple", "shape_type",
+                                  "shapes_by_order", "fewer_shapes"])
+def test_input_forms_without_names_as_openvino(form, tmp_path):
+    """The shapes OpenVINO's convert_model takes without input names give the same model here."""
+    ov = pytest.importorskip("openvino")
+    single, double = str(tmp_path / "one.onnx"), two_input_model(tmp_path / "two.onnx")
+    chain_model(single)
+    path, spec = {
+        "shape": (single, lambda lib: [2, 3, 4, 4]),
+        "tuple": (single, lambda lib: (2, 3, -1, 4)),
+        "partial_shape": (single, lambda lib: lib.PartialShape([-1, 3, 4, 4])),
+        "name_tuple": (single, lambda lib: ("x", [2, 3, 4, 4])),
+        "shape_type": (single, lambda lib: ([2, 3, 4, 4], np.float32)),
+        "shapes_by_order": (double, lambda lib: [[5, 3], [1, 3]]),
+        "fewer_shapes": (double, lambda lib: [[5, 3]]),
+    }[form]
+
+    def describe(lib):
+        m = lib.convert_model(path, input=spec(lib))
+        return ([(sorted(i.get_names()), str(i.get_partial_shape())) for i in m.inputs],
+                [str(o.get_partial_shape()) for o in m.outputs])
+
+    assert describe(ar) == describe(ov)
+
+
+def test_unnamed_shapes_go_to_the_first_inputs_and_no_more(tmp_path):
+    path = two_input_model(tmp_path / "two.onnx")
+    m = ar.convert_model(path, input=[1, 3])  # as OpenVINO: the first input's, the other kept
+    assert [str(i.get_partial_shape()) for i in m.inputs] == ["[1,3]", "[?,3]"]
+    with pytest.raises(ar.ModelReadError, match=r"3 unnamed shape\(s\) for the model's 2 input\(s\) \['a', 'b'\]"):
+        ar.convert_model(path, input=[[1, 3], [1, 3], [1, 3]])
+    with pytest.raises(ar.ModelReadError, match="name them"):
+        ar.convert_model(path, input=[[1, 3], ("b", [1, 3])])  # named and unnamed mixed
 
 
 def test_read_and_compile_onnx_directly(tmp_path):
