@@ -45,6 +45,8 @@ class ResizeAlgorithm(enum.Enum):
     RESIZE_LINEAR = "linear"
     RESIZE_CUBIC = "cubic"
     RESIZE_NEAREST = "nearest"
+    RESIZE_BILINEAR_PILLOW = "bilinear_pillow"
+    RESIZE_BICUBIC_PILLOW = "bicubic_pillow"
 
 
 class PaddingMode(enum.Enum):
@@ -414,9 +416,12 @@ class PrePostProcessor:
             sizes = constant(np.array([height, width], np.int64)).output(0)
             axes = constant(np.array([h_axis, w_axis], np.int64)).output(0)
             rank = len(state.layout)
+            # Pillow's bicubic has a = -0.5: OpenVINO's ppp writes -0.75, which its CPU plugin ignores
+            # for this mode (against the spec, which arrayrt's Interpolate follows), so -0.5 is written
+            cube = -0.5 if algorithm is ResizeAlgorithm.RESIZE_BICUBIC_PILLOW else -0.75
             attrs = {"mode": algorithm.value, "shape_calculation_mode": "sizes",
                      "coordinate_transformation_mode": "half_pixel", "nearest_mode": "round_prefer_floor",
-                     "antialias": False, "pads_begin": [0] * rank, "pads_end": [0] * rank, "cube_coeff": -0.75}
+                     "antialias": False, "pads_begin": [0] * rank, "pads_end": [0] * rank, "cube_coeff": cube}
             state.node("Interpolate", [sizes, axes], attrs, version="opset11")
         elif name == "mean":
             state.node("Subtract", [state.per_channel(args[0], "mean")], {"auto_broadcast": "numpy"})

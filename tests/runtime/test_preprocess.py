@@ -71,7 +71,8 @@ def test_full_pipeline_matches_openvino():
     np.testing.assert_allclose(a.astype(np.float32), b.astype(np.float32), rtol=2e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("algorithm", ["RESIZE_LINEAR", "RESIZE_CUBIC", "RESIZE_NEAREST"])
+@pytest.mark.parametrize("algorithm", ["RESIZE_LINEAR", "RESIZE_CUBIC", "RESIZE_NEAREST", "RESIZE_BILINEAR_PILLOW",
+                                       "RESIZE_BICUBIC_PILLOW"])
 def test_resize_algorithms_to_a_static_spatial_shape(algorithm):
     def describe(lib, pre, ppp):
         ppp.input().tensor().set_spatial_static_shape(11, 5)
@@ -82,6 +83,24 @@ def test_resize_algorithms_to_a_static_spatial_shape(algorithm):
     assert str(ours.input(0).get_partial_shape()) == "[1,3,11,5]"
     a, b = run_both((ours, theirs), RNG.normal(size=(1, 3, 11, 5)).astype(np.float32))
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm, pil_filter", [("RESIZE_BILINEAR_PILLOW", "BILINEAR"),
+                                                   ("RESIZE_BICUBIC_PILLOW", "BICUBIC")])
+def test_pillow_resize_matches_pillow_itself(algorithm, pil_filter):
+    """Pillow itself as the oracle (its bicubic has a = -0.5, which OpenVINO's ppp does not write)."""
+    image_mod = pytest.importorskip("PIL.Image")
+    from arrayrt.preprocess import PrePostProcessor, ResizeAlgorithm
+
+    img = RNG.uniform(0, 255, (13, 17)).astype(np.float32)
+    x = aops.parameter([1, 1, 8, 6], np.float32, name="image")
+    ppp = PrePostProcessor(ar.Model([aops.relu(x)], [x]))
+    ppp.input().tensor().set_spatial_static_shape(13, 17)
+    ppp.input().model().set_layout(ar.Layout("NCHW"))
+    ppp.input().preprocess().resize(getattr(ResizeAlgorithm, algorithm))
+    ours = ar.compile_model(ppp.build(), "CPU")(img[None, None])[0][0, 0]
+    ref = np.asarray(image_mod.fromarray(img, mode="F").resize((6, 8), getattr(image_mod, pil_filter)))
+    np.testing.assert_allclose(ours, np.maximum(ref, 0), atol=1e-3)
 
 
 @pytest.mark.parametrize("mode, value", [("CONSTANT", 2.5), ("CONSTANT", [-1.0]), ("REFLECT", 0.0),
