@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from arrayrt import layout_helpers
 from arrayrt.errors import (
     ArrayrtError,
     CompileError,
@@ -37,5 +38,5 @@ __all__ = [
     "Dimension", "InferRequest", "InferResults", "InferenceInputError", "Input", "Layout", "Model",
     "ModelReadError", "Node", "OpAttributeError", "Output", "PartialShape", "ProfilingInfo",
     "ShapeInferenceError", "Tensor", "Type", "UnsupportedOpError", "compile_model", "convert_model", "get_version",
-    "get_batch", "read_model", "save_model", "serialize", "set_batch",
+    "get_batch", "layout_helpers", "read_model", "save_model", "serialize", "set_batch",
 ]

@@ -220,6 +220,10 @@ def layouts(lib, xml):
     param = m.get_parameters()[0]
     param.set_layout(lib.Layout("NCHW"))
     out["param_layout"] = str(param.get_layout())
+    lh = lib.layout_helpers
+    lh.set_layout(m.output(0), lib.Layout("NC"))
+    out["helpers"] = [str(lh.get_layout(m.input(0))), str(lh.get_layout(m.output(0))), lh.height_idx(nchw),
+                      lh.batch_idx(nchw), lh.has_depth(nchw), lh.has_channels(named), lh.channels_idx(tail)]
     lib.set_batch(m, 4)
     out["batched"] = [list(m.input(0).shape), list(m.output(0).shape), str(lib.get_batch(m))]
     lib.set_batch(m, -1)
