@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -667,6 +668,10 @@ class AsyncInferQueue:
             while not self._idle:
                 self._cond.wait()
             i = self._idle.pop(0)
+        # the request turns idle in its callback, a moment before its future is done
+        previous = self._requests[i]._future
+        if previous is not None:
+            futures_wait([previous])
         self._userdata[i] = userdata
         try:
             self._requests[i].start_async(inputs)  # the userdata is the queue's, as in OpenVINO

@@ -341,3 +341,25 @@ def test_plan_frees_intermediates():
     c = ar.compile_model(ar.Model([h], [x]), "CPU")
     src = c._plan.source
     assert src.count("del ") >= 4  # every intermediate dropped right after its last use
+
+
+def test_async_queue_reuses_a_request_whose_callback_has_run():
+    # a request turns idle in its callback, just before its future completes; the queue must wait
+    # for that instead of finding the request busy. Widen the window to make the race certain.
+    import time
+
+    q = ar.AsyncInferQueue(ar.compile_model(two_input_model(), "CPU"), 1)
+    done = q[0]._callback
+
+    def slow_done(index):
+        done(index)
+        time.sleep(0.05)
+
+    q[0]._callback = slow_done
+    seen = []
+    q.set_callback(lambda request, userdata: seen.append(userdata))
+    for i in range(3):
+        q.start_async([A + i, B], i)
+    q.wait_all()
+    assert seen == [0, 1, 2]
+    np.testing.assert_array_equal(q[0].results[0], A + 2 + B)
