@@ -18,7 +18,7 @@ from arrayrt.errors import (
     ShapeInferenceError,
     UnsupportedOpError,
 )
-from arrayrt.ir import Dimension, Input, Model, Node, Output, PartialShape, Type
+from arrayrt.ir import Dimension, Input, Model, Node, Output, PartialShape, Shape, Type
 from arrayrt.ir.frontend.convert import convert_model
 from arrayrt.ir.io import read_model, save_model, serialize
 from arrayrt.ir.layout import Layout, get_batch, set_batch
@@ -34,9 +34,9 @@ def get_version() -> str:
     return VERSION
 
 __all__ = [
-    "ArrayrtError", "AsyncInferQueue", "CompileError", "CompiledModel", "Core", "DeviceError",
-    "Dimension", "InferRequest", "InferResults", "InferenceInputError", "Input", "Layout", "Model",
-    "ModelReadError", "Node", "OpAttributeError", "Output", "PartialShape", "ProfilingInfo",
-    "ShapeInferenceError", "Tensor", "Type", "UnsupportedOpError", "compile_model", "convert_model", "get_version",
-    "get_batch", "layout_helpers", "read_model", "save_model", "serialize", "set_batch",
+    "ArrayrtError", "AsyncInferQueue", "CompileError", "CompiledModel", "Core", "DeviceError", "Dimension",
+    "InferRequest", "InferResults", "InferenceInputError", "Input", "Layout", "Model", "ModelReadError", "Node",
+    "OpAttributeError", "Output", "PartialShape", "ProfilingInfo", "Shape", "ShapeInferenceError", "Tensor", "Type",
+    "UnsupportedOpError", "compile_model", "convert_model", "get_version", "get_batch", "layout_helpers",
+    "read_model", "save_model", "serialize", "set_batch",
 ]

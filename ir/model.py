@@ -10,6 +10,52 @@ from arrayrt.ir.shape import Dimension, PartialShape
 from arrayrt.errors import ArrayrtError
 
 
+class RtAny:
+    """One ``rt_info`` value, as OpenVINO's ``OVAny``: ``value``, ``astype(T)``, ``aslist()``; it equals
+    the value it holds."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def get(self) -> Any:
+        return self.value
+
+    def set(self, value: Any) -> None:
+        self.value = value
+
+    def astype(self, kind: type) -> Any:
+        v = self.value
+        if kind is bool and isinstance(v, str):
+            if v.strip().upper() not in ("YES", "NO", "TRUE", "FALSE", "1", "0"):
+                raise ArrayrtError(f"rt_info value {v!r} is not a bool")
+            return v.strip().upper() in ("YES", "TRUE", "1")
+        if kind is list:
+            return self.aslist()
+        try:
+            return kind(v)
+        except (TypeError, ValueError) as exc:
+            raise ArrayrtError(f"rt_info value {v!r} cannot be read as {kind.__name__}: {exc}") from None
+
+    def aslist(self, kind: type | None = None) -> list:
+        v = self.value
+        items = list(v) if isinstance(v, (list, tuple)) else [p.strip() for p in v.split(",")] \
+            if isinstance(v, str) else [v]
+        return [RtAny(i).astype(kind) for i in items] if kind is not None else items
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, RtAny) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __repr__(self) -> str:
+        return f"<RtAny: {self.value!r}>"
+
+
 class Model:
     """A graph of nodes from Parameters to Results (and sinks such as ``Assign``).
 
@@ -266,7 +312,7 @@ class Model:
             if not isinstance(cur, Mapping) or key not in cur:
                 raise ArrayrtError(f"rt_info has no key {path!r}")
             cur = cur[key]
-        return cur
+        return RtAny(cur)
 
     def has_rt_info(self, path: "str | Sequence[str]") -> bool:
         try:
@@ -276,6 +322,8 @@ class Model:
             return False
 
     def set_rt_info(self, value: Any, path: "str | Sequence[str]") -> None:
+        if isinstance(value, RtAny):
+            value = value.value
         keys = [path] if isinstance(path, str) else list(path)
         cur = self.rt_info
         for key in keys[:-1]:

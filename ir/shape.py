@@ -158,6 +158,38 @@ def _parse_dim(text: str) -> tuple[int, int]:
         raise ArrayrtError(f"bad dimension '{text}': expected N, ?, -1, a..b, ..b or a..") from None
 
 
+class Shape(tuple):
+    """A static shape, as OpenVINO's ``Shape``: a tuple of ints that prints as ``[2,3]`` and equals
+    a list or tuple of the same ints."""
+
+    __slots__ = ()
+
+    def __new__(cls, dims: Iterable[int] = ()) -> "Shape":
+        return super().__new__(cls, (int(d) for d in dims))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            other = tuple(other)
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def __getitem__(self, key):  # a slice is a Shape again
+        got = tuple.__getitem__(self, key)
+        return Shape(got) if isinstance(key, slice) else got
+
+    def to_string(self) -> str:
+        return "[" + ",".join(map(str, self)) + "]"
+
+    __str__ = to_string
+
+    def __repr__(self) -> str:
+        return f"<Shape: {self}>"
+
+
 class PartialShape:
     """A shape whose rank and dimensions may be dynamic. ``PartialShape("?,3,1..224,..10")``,
     ``PartialShape([1, 3, 224, 224])``, ``PartialShape.dynamic()`` (dynamic rank)."""
@@ -211,12 +243,12 @@ class PartialShape:
             raise ArrayrtError("the shape has a dynamic rank")
         return self._dims
 
-    def to_shape(self) -> tuple[int, ...]:
+    def to_shape(self) -> Shape:
         if not self.is_static:
             raise ArrayrtError(f"shape {self} is not static")
-        return tuple(d.min for d in self._dims)
+        return Shape(d.min for d in self._dims)
 
-    def get_shape(self) -> tuple[int, ...]:
+    def get_shape(self) -> Shape:
         return self.to_shape()
 
     def get_min_shape(self) -> tuple[int, ...]:

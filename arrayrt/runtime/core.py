@@ -206,7 +206,21 @@ class Core:
         props["OPTIMAL_NUMBER_OF_INFER_REQUESTS"] = streams
         return props
 
-    def get_property(self, device_name: str, name: str) -> Any:
+    def get_property(self, device_name: str, name: str | None = None) -> Any:
+        """A device's property, or with one argument a property set for every device
+        (``core.get_property("CACHE_DIR")``), as in OpenVINO."""
+        if name is None:
+            key = str(device_name)
+            if key in self._global:
+                v = self._global[key]
+            elif key in RW_PROPERTIES:
+                v = RW_PROPERTIES[key][1]
+            elif key == "AVAILABLE_DEVICES":
+                return self.available_devices
+            else:
+                raise DeviceError(f"the core has no property '{key}' (a device's property needs the device: "
+                                  f"get_property(device, '{key}'))")
+            return v.name if isinstance(v, Type) else v
         base, cls = self._plugin(device_name)
         props = self._device_config(base, cls, None)
         if name == "AVAILABLE_DEVICES":

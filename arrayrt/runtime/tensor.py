@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from arrayrt.errors import ArrayrtError
-from arrayrt.ir.shape import PartialShape
+from arrayrt.ir.shape import PartialShape, Shape
 from arrayrt.ir.types import Type
 
 _TYPE = type  # ``type`` is a parameter's name in Tensor.__init__, as in OpenVINO
@@ -51,14 +51,14 @@ class Tensor:
         return self._type
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(int(s) for s in self._data.shape)
+    def shape(self) -> Shape:
+        return Shape(self._data.shape)
 
     @shape.setter
     def shape(self, shape: Sequence[int]) -> None:
         self.set_shape(shape)
 
-    def get_shape(self) -> tuple[int, ...]:
+    def get_shape(self) -> Shape:
         return self.shape
 
     @property

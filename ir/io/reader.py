@@ -65,7 +65,10 @@ def read_model(model: Any, weights: Any = None) -> Model:
     if isinstance(model, Model):
         return model
     if isinstance(model, (bytes, bytearray, memoryview)):
-        return parse_ir(bytes(model), _weights_buffer(weights), source="<bytes>")
+        data = bytes(model)
+        if weights is None and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            return _read_onnx(_onnx_from_bytes(data))  # OpenVINO's read_model takes ONNX bytes too
+        return parse_ir(data, _weights_buffer(weights), source="<bytes>")
     if isinstance(model, str) and model.lstrip().startswith("<"):
         return parse_ir(model.encode("utf-8"), _weights_buffer(weights), source="<string>")
     if hasattr(model, "graph") and hasattr(model, "opset_import"):
@@ -92,6 +95,23 @@ def _read_onnx(model: Any) -> Model:
     except ImportError as exc:
         raise UnsupportedOpError(f"the ONNX frontend is not available: {exc}") from exc
     return convert_onnx(model)
+
+
+def _onnx_from_bytes(data: bytes) -> Any:
+    try:
+        import onnx
+        from google.protobuf.message import DecodeError
+    except ImportError:
+        raise ModelReadError("<bytes>: not IR XML (no '<' at the start), and the onnx package that would "
+                             "read them as an ONNX model is not installed") from None
+    try:
+        proto = onnx.ModelProto.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise ModelReadError(f"<bytes>: neither IR XML (no '<' at the start) nor an ONNX model ({exc})") from None
+    if not proto.HasField("graph") or not proto.opset_import:
+        raise ModelReadError("<bytes>: neither IR XML (no '<' at the start) nor an ONNX model (no graph or "
+                             "opset_import in what protobuf read)")
+    return proto
 
 
 def _weights_buffer(weights: Any) -> Any:

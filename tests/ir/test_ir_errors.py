@@ -263,3 +263,11 @@ def test_string_constant_of_the_wrong_size():
             openvino_refuses=False)
     refused(xml.replace(f'size="{len(blob)}"', 'size="6"'), blob, ModelReadError, "layer id=1",
             "2 strings does not fit its size=6", openvino_refuses=False)
+
+
+@pytest.mark.parametrize("data", [b"\x08\x07", b"\x89PNG\r\n\x1a\n\x00\x00binary", b""], ids=["proto_no_graph", "png",
+                                                                                              "empty"])
+def test_bytes_without_weights_are_ir_or_onnx(data):
+    """Bytes with no weights that do not start with '<' are read as an ONNX model, as OpenVINO does."""
+    with pytest.raises(ModelReadError, match=r"<bytes>: neither IR XML .* nor an ONNX model"):
+        arrayrt.read_model(data)

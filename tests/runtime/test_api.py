@@ -363,3 +363,20 @@ def test_async_queue_reuses_a_request_whose_callback_has_run():
     q.wait_all()
     assert seen == [0, 1, 2]
     np.testing.assert_array_equal(q[0].results[0], A + 2 + B)
+
+
+def test_core_level_properties_and_rt_info_values():
+    core = ar.Core()
+    assert core.get_property("CACHE_DIR") == ""
+    core.set_property({"CACHE_DIR": "/tmp/x"})
+    assert core.get_property("CACHE_DIR") == "/tmp/x"
+    with pytest.raises(ar.DeviceError, match=r"no property 'NUM_STREAMZ'.*get_property\(device"):
+        core.get_property("NUM_STREAMZ")
+    m = two_input_model()
+    m.set_rt_info("a, b", ["sec", "names"])
+    v = m.get_rt_info(["sec", "names"])
+    assert v == "a, b" and v.aslist() == ["a", "b"] and str(v) == "a, b"
+    with pytest.raises(ar.ArrayrtError, match=r"'a, b' cannot be read as int"):
+        v.astype(int)
+    s = ar.Shape([2, 3])
+    assert s == [2, 3] and s == (2, 3) and str(s) == "[2,3]" and str(s[1:]) == "[3]" and hash(s) == hash((2, 3))
