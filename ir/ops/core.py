@@ -311,10 +311,20 @@ class Assign(_AssignBase):
 @factory
 def read_value(init_value=None, variable_id: str = "", variable_type=None, variable_shape=None,
                name: str | None = None) -> Node:
-    """``read_value(init, "acc")`` or ``read_value(variable_id="acc", variable_type="f32",
-    variable_shape=[1, 2])`` (arrayrt names the variable by id instead of OpenVINO's Variable)."""
+    """``read_value(init, "acc")``, ``read_value(variable_id="acc", variable_type="f32",
+    variable_shape=[1, 2])``, or as in OpenVINO ``read_value(init, variable)`` / ``read_value(variable)``
+    with an ``arrayrt.op.util.Variable``, whose info gives the id, type and shape."""
+    if _is_variable(init_value) and not variable_id:
+        init_value, variable_id = None, init_value
     if isinstance(init_value, str) and not variable_id:
         init_value, variable_id = None, init_value
+    if _is_variable(variable_id):
+        info = variable_id.get_info()
+        variable_id = info.variable_id
+        if variable_type is None and not Type(info.data_type).is_dynamic():
+            variable_type = info.data_type
+        if variable_shape is None and PartialShape(info.data_shape).rank_is_static:
+            variable_shape = info.data_shape
     attrs = {"variable_id": variable_id}
     if variable_type is not None:
         attrs["variable_type"] = Type(variable_type)
@@ -326,4 +336,11 @@ def read_value(init_value=None, variable_id: str = "", variable_type=None, varia
 
 @factory
 def assign(new_value, variable_id: str, name: str | None = None) -> Node:
+    """``assign(value, "acc")``, or ``assign(value, variable)`` with an ``arrayrt.op.util.Variable``."""
+    if _is_variable(variable_id):
+        variable_id = variable_id.get_info().variable_id
     return make("Assign", [new_value], {"variable_id": variable_id}, name)
+
+
+def _is_variable(v: object) -> bool:
+    return hasattr(v, "get_info") and hasattr(v.get_info(), "variable_id")

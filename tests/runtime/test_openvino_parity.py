@@ -177,19 +177,14 @@ def save_and_export(lib, xml, tmp):
 
 def stateful(lib, xml):
     ops = importlib.import_module("openvino.opset13" if lib.__name__ == "openvino" else "arrayrt.opset")
+    util = importlib.import_module(lib.__name__ + ".op.util")
     x = ops.parameter([1, 2], np.float32, name="x")
-    if lib.__name__ == "openvino":
-        from openvino.op.util import Variable, VariableInfo
-
-        info = VariableInfo()
-        info.data_shape, info.data_type, info.variable_id = lib.PartialShape([1, 2]), lib.Type.f32, "acc"
-        rv = ops.read_value(ops.constant(np.zeros((1, 2), np.float32)), Variable(info))
-        s = ops.add(rv, x)
-        model = lib.Model([ops.result(s)], [ops.assign(s, Variable(info))], [x], "acc")
-    else:
-        rv = ops.read_value(np.zeros((1, 2), np.float32), "acc")
-        s = ops.add(rv, x)
-        model = lib.Model([s], [ops.assign(s, "acc")], [x], "acc")
+    info = util.VariableInfo()
+    info.data_shape, info.data_type, info.variable_id = lib.PartialShape([1, 2]), lib.Type.f32, "acc"
+    var = util.Variable(info)
+    rv = ops.read_value(ops.constant(np.zeros((1, 2), np.float32)), var)
+    s = ops.add(rv, x)
+    model = lib.Model([ops.result(s)], [ops.assign(s, var)], [x], "acc")
     c = lib.Core().compile_model(model, "CPU")
     one = np.ones((1, 2), np.float32)
     sums = [c(one)[0].copy() for _ in range(3)]  # the compiled model's own request keeps the state
@@ -324,8 +319,76 @@ def core_properties(lib, xml, tmp):
             "version": isinstance(lib.get_version(), str)}
 
 
+def write_in_place(lib, xml):
+    c = lib.Core().compile_model(xml, "CPU")
+    r = c.create_infer_request()
+    t = r.get_input_tensor()
+    t.data[:] = _x(c.input(0).shape, 7)
+    r.infer()
+    a = r.get_output_tensor().data.copy()
+    r.get_tensor(c.input(0)).data[:] = 0
+    r.infer()
+    return {"a": a, "zero": r.get_output_tensor().data.copy(), "names": sorted(c.inputs[0].names),
+            "out_names": sorted(c.outputs[0].get_names()), "in_type": str(t.element_type.get_type_name())}
+
+
+def reshape_forms(lib, xml):
+    core = lib.Core()
+    out = {}
+    m = core.read_model(xml)
+    m.reshape({m.input(0): lib.PartialShape([3, 1, 8, 8])})
+    out["by_port"] = list(m.output(0).shape)
+    m = core.read_model(xml)
+    m.reshape({0: [2, 1, 8, 8]})
+    out["by_index"] = list(m.output(0).shape)
+    m = core.read_model(xml)
+    m.reshape("?,1,8,8")
+    out["by_str"] = str(m.output(0).partial_shape)
+    m = core.read_model(xml)
+    m.reshape([lib.Dimension(1, 4), 1, 8, 8])
+    out["dim"] = str(m.input(0).partial_shape)
+    c = core.compile_model(m, "CPU")
+    out["run"] = c(_x([3, 1, 8, 8], 1))[0]
+    return out
+
+
+def dtypes(lib, xml):
+    out = {}
+    for dt in (np.uint8, np.int8, np.int32, np.int64, np.float16, np.float64, np.bool_):
+        t = lib.Tensor(np.zeros((2, 2), dt))
+        out[np.dtype(dt).name] = t.element_type.get_type_name()
+    t = lib.Tensor(lib.Type.f16, [2])
+    out["f16_data"] = str(t.data.dtype)
+    t = lib.Tensor(np.array([1.5, 2.5], np.float32), shared_memory=True)
+    out["shared_flag"] = float(t.data[1])
+    return out
+
+
+def queue_errors(lib, xml):
+    c = lib.Core().compile_model(xml, "CPU")
+    q = lib.AsyncInferQueue(c, 2)
+    try:
+        q.start_async({0: np.zeros((2, 2), np.float32)})
+        q.wait_all()
+        res = "no error"
+    except Exception:  # noqa: BLE001 - each library's own error type
+        res = "error"
+    return {"bad_input": res, "ready_after": q.is_ready()}
+
+
+def infer_new(lib, xml):
+    c = lib.Core().compile_model(xml, "CPU")
+    x = _x(c.input(0).shape, 9)
+    r = c.create_infer_request()
+    res = r.infer(x)
+    return {"single_array": res[0], "list": r.infer([x])[0], "tensor": r.infer(lib.Tensor(x))[0],
+            "dict_name": r.infer({c.input(0).get_any_name(): x})[0], "dict_port": r.infer({c.input(0): x})[0],
+            "call": c.create_infer_request().infer({0: x})[c.output(0)]}
+
+
 SCENARIOS = [basic, request, queue, tensor, model, preprocess, properties, save_and_export, stateful, layouts, shapes,
-             types, profiling, request_by_name, model_edit, onnx_inputs, core_properties]
+             types, profiling, request_by_name, model_edit, onnx_inputs, core_properties, write_in_place, reshape_forms,
+             dtypes, queue_errors, infer_new]
 WITH_TMP = (save_and_export, core_properties)
 
 

@@ -101,3 +101,29 @@ def test_hetero_variables_cross_subgraphs(placement):
     np.testing.assert_array_equal(r1.infer([one])[1], [[12, 12]])
     r1.reset_state()
     np.testing.assert_array_equal(r1.infer([one])[0], [[2, 2]])
+
+
+def test_openvino_variable_objects_without_init_match_openvino():
+    """``read_value(variable)`` with no initial value: OpenVINO's Variable gives the id, type and shape."""
+    ov = pytest.importorskip("openvino")
+    import openvino.opset13 as ovops
+    from openvino.op.util import Variable as OvVariable
+    from openvino.op.util import VariableInfo as OvVariableInfo
+
+    from arrayrt.op.util import Variable, VariableInfo
+
+    outs = []
+    for lib, o, var_cls, info_cls in ((ov, ovops, OvVariable, OvVariableInfo), (ar, ops, Variable, VariableInfo)):
+        info = info_cls()
+        info.data_shape, info.data_type, info.variable_id = lib.PartialShape([2, 3]), lib.Type.f32, "v"
+        var = var_cls(info)
+        x = o.parameter([2, 3], np.float32, name="x")
+        rv = o.read_value(var)
+        s = o.add(rv, x)
+        c = lib.Core().compile_model(lib.Model([o.result(s)], [o.assign(s, var)], [x], "m"), "CPU")
+        r = c.create_infer_request()
+        outs.append([r.infer([np.full((2, 3), k, np.float32)])[0].copy() for k in (1, 2)])
+        assert str(rv.output(0).get_partial_shape()) == "[2,3]"
+        assert [s.name for s in r.query_state()] == ["v"]
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(outs[1][1], np.full((2, 3), 3, np.float32))
