@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from arrayrt.ir.shape import PartialShape
 from arrayrt.ir.types import Type
@@ -123,6 +123,11 @@ class Output:
                 f"type: {self.get_element_type()}>")
 
 
+class TypeInfo(NamedTuple):
+    name: str
+    version_id: str
+
+
 class Input:
     """A handle on input port ``index`` of ``node``."""
 
@@ -217,8 +222,9 @@ class Node:
     def get_name(self) -> str:
         return f"{self.op.type_name}_{self.uid}"
 
-    def get_type_info(self):
-        return self.op
+    def get_type_info(self) -> "TypeInfo":
+        """OpenVINO's DiscreteTypeInfo: the op's ``name`` and its ``version_id`` (the opset, "opset1")."""
+        return TypeInfo(self.op.type_name, self.op.opset)
 
     def get_attributes(self) -> dict[str, Any]:
         return dict(self.attrs)
@@ -281,6 +287,56 @@ class Node:
 
     def set_argument(self, i: int, value: Output) -> None:
         self._inputs[i] = value
+
+    # OpenVINO's per-port accessors
+    def get_input_partial_shape(self, i: int) -> PartialShape:
+        return self.input(i).get_partial_shape()
+
+    def get_input_shape(self, i: int) -> tuple[int, ...]:
+        return self.input(i).get_shape()
+
+    def get_input_element_type(self, i: int) -> Type:
+        return self.input(i).get_element_type()
+
+    def get_output_partial_shape(self, i: int) -> PartialShape:
+        return self.output(i).get_partial_shape()
+
+    def get_output_shape(self, i: int) -> tuple[int, ...]:
+        return self.output(i).get_shape()
+
+    def get_output_element_type(self, i: int) -> Type:
+        return self.output(i).get_element_type()
+
+    def _only_output(self, what: str) -> Output:
+        if len(self._outputs) != 1:
+            raise ArrayrtError(f"{where(self)} has {len(self._outputs)} outputs: use get_output_{what}(i)")
+        return self.output(0)
+
+    def get_element_type(self) -> Type:
+        """The type of the only output (OpenVINO's single-output shortcut)."""
+        return self._only_output("element_type").get_element_type()
+
+    def get_partial_shape(self) -> PartialShape:
+        return self._only_output("partial_shape").get_partial_shape()
+
+    def get_shape(self) -> tuple[int, ...]:
+        return self._only_output("shape").get_shape()
+
+    def set_partial_shape(self, shape: Any) -> None:
+        """A Parameter's new shape; as in OpenVINO, ``model.validate_nodes_and_infer_types()`` then
+        carries it through the graph."""
+        self._parameter_only("set_partial_shape")
+        self.attrs["shape"] = PartialShape(shape)
+        self.validate_and_infer_types()
+
+    def set_element_type(self, element_type: Any) -> None:
+        self._parameter_only("set_element_type")
+        self.attrs["element_type"] = Type(element_type)
+        self.validate_and_infer_types()
+
+    def _parameter_only(self, what: str) -> None:
+        if self.type_name != "Parameter":
+            raise ArrayrtError(f"{where(self)}: {what} applies to a Parameter only")
 
     # input facts, for infer() ----------------------------------------------------------------
     def input_type(self, i: int) -> Type:

@@ -246,7 +246,7 @@ class PartialShape:
     def to_shape(self) -> Shape:
         if not self.is_static:
             raise ArrayrtError(f"shape {self} is not static")
-        return Shape(d.min for d in self._dims)
+        return tuple.__new__(Shape, [d.min for d in self._dims])  # ints already: skip Shape's checks
 
     def get_shape(self) -> Shape:
         return self.to_shape()

@@ -5,6 +5,7 @@ import datetime
 import enum
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -389,8 +390,7 @@ class InferRequest:
         self._results: InferResults | None = None
         self._future: Future | None = None
         self._callback: Callable[[Any], None] | None = None
-        self._callback_userdata: Any = None
-        self.userdata: Any = None
+        self.userdata: Any = None  # what the callback receives (set_callback's, or start_async's)
         self._latency = 0.0
         self._profile: list[ProfilingInfo] = []
         self._states: list[Any] = [None] * len(compiled._plan.state_ids)
@@ -422,8 +422,12 @@ class InferRequest:
                     **_: Any) -> None:
         if self._future is not None and not self._future.done():
             raise ArrayrtError("this infer request is busy; wait() for it first")
-        if userdata is not None:
-            self.userdata = userdata
+        if userdata is not None:  # as OpenVINO: kept only for a callback, which receives it
+            if self._callback is None:
+                warnings.warn("start_async: userdata is given but the request has no callback to receive it "
+                              "(set_callback first)", RuntimeWarning, stacklevel=2)
+            else:
+                self.userdata = userdata
         if inputs is not None:  # bind now, so the caller may reuse its buffers after wait()
             cm = self._compiled
             arrays = cm._arrays(inputs, self._tensors)
@@ -443,7 +447,7 @@ class InferRequest:
                 self._finish(values)
         finally:
             if self._callback is not None:
-                self._callback(self._callback_userdata)
+                self._callback(self.userdata)
 
     def wait(self) -> None:
         if self._future is not None:
@@ -459,8 +463,10 @@ class InferRequest:
         return True
 
     def set_callback(self, callback: Callable[[Any], None], userdata: Any = None) -> None:
+        """``callback(userdata)`` after each asynchronous inference; ``start_async(inputs, userdata)``
+        replaces the userdata from then on, as in OpenVINO."""
         self._callback = callback
-        self._callback_userdata = userdata
+        self.userdata = userdata
 
     def cancel(self) -> None:
         if self._future is not None:
@@ -646,8 +652,8 @@ class AsyncInferQueue:
         self._callback: Callable[[InferRequest, Any], None] | None = None
         self._userdata: list[Any] = [None] * len(self._requests)
         self._errors: list[BaseException] = []
-        for i, r in enumerate(self._requests):
-            r.set_callback(self._done, i)
+        for i, r in enumerate(self._requests):  # not set_callback: the request's userdata stays None
+            r._callback = lambda _userdata, i=i: self._done(i)
 
     def _done(self, index: int) -> None:
         try:

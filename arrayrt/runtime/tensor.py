@@ -52,7 +52,7 @@ class Tensor:
 
     @property
     def shape(self) -> Shape:
-        return Shape(self._data.shape)
+        return tuple.__new__(Shape, self._data.shape)  # numpy's shape: ints already
 
     @shape.setter
     def shape(self, shape: Sequence[int]) -> None:

@@ -82,7 +82,9 @@ class AutoPlan(_PlanFacade):
             super().__init__(self._target)
             return
         super().__init__(fallback)
-        self._thread = threading.Thread(target=self._build, args=(build_target, warmup), daemon=True,
+        # not a daemon: killed at interpreter exit in the middle of an XLA compile, it aborts the
+        # process (C++ "exception not rethrown", rc 134); exit waits for the compile instead
+        self._thread = threading.Thread(target=self._build, args=(build_target, warmup), daemon=False,
                                         name=f"arrayrt-auto-{target_name}")
         self._thread.start()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -386,9 +387,75 @@ def infer_new(lib, xml):
             "call": c.create_infer_request().infer({0: x})[c.output(0)]}
 
 
+def query(lib, xml):
+    core = lib.Core()
+    m = core.read_model(xml)
+    q = core.query_model(m, "CPU")
+    c = core.compile_model(m, "AUTO:CPU")
+    return {"all_cpu": set(q.values()) == {"CPU"}, "covers": len(q) >= len(m.get_ops()),
+            "exec": c.get_property("EXECUTION_DEVICES"), "out": c(_x([1, 1, 8, 8]))[0]}
+
+
+def node_api(lib, xml):
+    m = lib.Core().read_model(xml)
+    conv = [o for o in m.get_ordered_ops() if o.get_type_name() == "Convolution"][0]
+    param = m.get_parameters()[0]
+    return {"sizes": [conv.get_input_size(), conv.get_output_size(), len(conv.inputs()), len(conv.outputs())],
+            "attrs": sorted(conv.get_attributes()), "strides": list(conv.get_attributes()["strides"]),
+            "ports": [str(conv.get_input_partial_shape(0)), str(conv.get_output_partial_shape(0)),
+                      list(conv.get_output_shape(0)), conv.get_output_element_type(0).get_type_name()],
+            "sources": [conv.input_value(0).get_node().get_type_name(),
+                        conv.input(0).get_source_output().get_node().get_type_name()],
+            "type_info": [conv.get_type_info().name, conv.get_type_info().version_id],
+            "model_ports": [m.get_output_element_type(0).get_type_name(), list(m.get_output_shape(0)),
+                            str(m.get_output_partial_shape(0)), m.get_output_size()],
+            "parameter": [str(param.get_partial_shape()), param.get_element_type().get_type_name()]}
+
+
+def build(lib, xml):
+    ops = importlib.import_module("openvino.opset13" if lib.__name__ == "openvino" else "arrayrt.opset")
+    a = ops.parameter([2, 3], lib.Type.f32, name="a")
+    y = ops.multiply(ops.add(a, ops.constant(np.ones((2, 3), np.float32))), ops.constant(np.float32(2)))
+    y.set_friendly_name("y")
+    m = lib.Model(y, [a], "built")
+    m.validate_nodes_and_infer_types()
+    s = ops.softmax(ops.matmul(a, ops.constant(np.ones((3, 4), np.float32)), False, False), 1)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = {"y": lib.compile_model(m)(x)[0], "s": lib.compile_model(lib.Model([s], [a]))(x)[0],
+           "name": m.get_friendly_name(), "ps": str(m.output(0).get_partial_shape()),
+           "out_node": m.get_results()[0].input_value(0).get_node().get_friendly_name()}
+    a.set_partial_shape(lib.PartialShape([-1, 3]))
+    m.validate_nodes_and_infer_types()
+    out["reshaped"] = str(m.output(0).get_partial_shape())
+    return out
+
+
+def callbacks(lib, xml):
+    """A request keeps start_async's userdata only when it has a callback, which then receives it."""
+    c = lib.Core().compile_model(xml, "CPU")
+    x = _x([1, 1, 8, 8])
+    out = {}
+    for with_callback in (False, True):
+        for userdata in (None, "job"):
+            r = c.create_infer_request()
+            seen = []
+            if with_callback:
+                r.set_callback(seen.append, "from set_callback")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                r.start_async({0: x}, userdata=userdata)
+            r.wait()
+            r.start_async({0: x})
+            r.wait()
+            warned = any(issubclass(w.category, RuntimeWarning) for w in caught)
+            out[f"{with_callback}-{userdata}"] = [r.userdata, seen, warned]
+    out["result"] = r.get_output_tensor().data.copy()
+    return out
+
+
 SCENARIOS = [basic, request, queue, tensor, model, preprocess, properties, save_and_export, stateful, layouts, shapes,
              types, profiling, request_by_name, model_edit, onnx_inputs, core_properties, write_in_place, reshape_forms,
-             dtypes, queue_errors, infer_new]
+             dtypes, queue_errors, infer_new, query, node_api, build, callbacks]
 WITH_TMP = (save_and_export, core_properties)
 
 
