@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
+    from arrayrt.testing import silence_openvino_telemetry
+
+    silence_openvino_telemetry()  # no telemetry forks beside BLAS threads
     import openvino as ov
     import openvino.opset16 as ov_ops
 

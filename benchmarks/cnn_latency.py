@@ -20,12 +20,17 @@ import time
 from collections import defaultdict
 
 import numpy as np
-import openvino as ov
-import openvino.opset16 as ovops
 
-import arrayrt
-import arrayrt.opset as ops
-from arrayrt.testing.models import make_model, mobilenet_v2, resnet18
+from arrayrt.testing import silence_openvino_telemetry
+
+silence_openvino_telemetry()  # before openvino's import sends its event from a forked child
+
+import openvino as ov  # noqa: E402
+import openvino.opset16 as ovops  # noqa: E402
+
+import arrayrt  # noqa: E402
+import arrayrt.opset as ops  # noqa: E402
+from arrayrt.testing.models import make_model, mobilenet_v2, resnet18  # noqa: E402
 
 CONFIG = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
 MODELS = {"resnet18": resnet18, "mobilenet_v2": mobilenet_v2}

@@ -106,6 +106,9 @@ def _arrayrt(src: str, dst: str, compress: bool) -> None:
 
 
 def _openvino(src: str, dst: str, compress: bool) -> None:
+    from arrayrt.testing import silence_openvino_telemetry
+
+    silence_openvino_telemetry()  # convert_model's telemetry forks would be timed too
     import openvino
 
     openvino.save_model(openvino.convert_model(src), dst, compress_to_fp16=compress)

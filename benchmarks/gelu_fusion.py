@@ -28,6 +28,9 @@ def build(ops, shape):
 def child(kind: str, shape: list[int], runs: int) -> dict:
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     if kind == "openvino":
+        from arrayrt.testing import silence_openvino_telemetry
+
+        silence_openvino_telemetry()  # no telemetry forks beside BLAS threads
         import openvino as ov
         import openvino.opset16 as ovops
 

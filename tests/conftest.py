@@ -10,22 +10,10 @@ from collections import Counter
 
 import pytest
 
-from arrayrt.testing import TEST_BACKENDS
+from arrayrt.testing import TEST_BACKENDS, silence_openvino_telemetry
 from arrayrt.testing.onnx_suite import CATEGORIES
 
-
-def _silence_openvino_telemetry() -> None:
-    """``openvino.convert_model`` sends a telemetry event from a forked child process, joined for up
-    to 3 s. Forking a process that runs JAX's (or any) threads can deadlock the child, and tests
-    must not reach the network: every test worker makes the send a no-op."""
-    try:
-        from openvino_telemetry.backend import backend_ga4
-    except ImportError:
-        return
-    backend_ga4.GA4Backend.send = lambda self, message: None
-
-
-_silence_openvino_telemetry()
+silence_openvino_telemetry()  # before any test module imports openvino (see its docstring)
 
 
 @pytest.fixture(params=TEST_BACKENDS)

@@ -21,6 +21,22 @@ import numpy as np
 
 from arrayrt.errors import UnsupportedOpError
 
+
+def silence_openvino_telemetry() -> None:
+    """Make OpenVINO's telemetry send nothing. ``import openvino`` and ``openvino.convert_model``
+    each send an event from a forked child process, started by a background thread. A fork while
+    another thread runs OpenBLAS (or XLA) can leave the parent's BLAS thread pool broken: the test
+    suite once spun forever in OpenBLAS's ``exec_blas`` after one. Tests and benchmarks that use
+    OpenVINO as an oracle call this (importing this module does) before they import openvino."""
+    try:
+        from openvino_telemetry.backend import backend_ga4
+    except ImportError:
+        return
+    backend_ga4.GA4Backend.send = lambda self, message: None
+
+
+silence_openvino_telemetry()
+
 #: array backends the op conformance suite runs on (when installed)
 TEST_BACKENDS = ("numpy", "array_api_strict")
 _DEFAULT_TEST_BACKENDS = TEST_BACKENDS

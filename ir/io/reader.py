@@ -66,7 +66,8 @@ def read_model(model: Any, weights: Any = None) -> Model:
         return model
     if isinstance(model, (bytes, bytearray, memoryview)):
         data = bytes(model)
-        if weights is None and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        looks_xml = data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        if weights is None and not looks_xml:
             return _read_onnx(_onnx_from_bytes(data))  # OpenVINO's read_model takes ONNX bytes too
         return parse_ir(data, _weights_buffer(weights), source="<bytes>")
     if isinstance(model, str) and model.lstrip().startswith("<"):

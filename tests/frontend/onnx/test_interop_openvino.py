@@ -266,3 +266,27 @@ def test_light_fp16_ir_holds_compressed_weights(name, workdir):
     assert _has_float_weights(name)
     xml = arrayrt_ir(name, True, workdir).read_text()
     assert 'element_type="f16"' in xml and 'type="Convert"' in xml
+
+
+_FORK_COUNT = """
+import os, sys, time
+forks = []
+os.register_at_fork(before=lambda: forks.append(1))
+import arrayrt.testing
+import openvino
+openvino.convert_model(sys.argv[1])
+time.sleep(0.5)  # the telemetry is sent from a background thread
+print(len(forks))
+"""
+
+
+def test_openvino_as_an_oracle_forks_nothing():
+    """``import openvino`` and ``convert_model`` send telemetry from forked children; a fork beside
+    running BLAS threads once hung this suite in OpenBLAS. arrayrt.testing turns the sends off."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _FORK_COUNT, str(load_case("test_relu").onnx_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert r.stdout.strip() == "0"
