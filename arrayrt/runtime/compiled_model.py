@@ -394,6 +394,7 @@ class InferRequest:
         self._latency = 0.0
         self._profile: list[ProfilingInfo] = []
         self._states: list[Any] = [None] * len(compiled._plan.state_ids)
+        self._error: BaseException | None = None  # the last asynchronous run's failure
 
     # --- sync ---------------------------------------------------------------------------------
     def infer(self, inputs: Any = None, share_inputs: bool = False, share_outputs: bool = False,
@@ -437,6 +438,7 @@ class InferRequest:
 
     def _run_async(self, arrays: list[Any] | None) -> None:
         cm = self._compiled
+        self._error = None
         try:
             if arrays is None:
                 self.infer(None)
@@ -445,6 +447,9 @@ class InferRequest:
                 values = cm._run(arrays, self._states)
                 self._latency = time.perf_counter() - start
                 self._finish(values)
+        except BaseException as exc:
+            self._error = exc  # for the queue: this job has no results; wait() raises it
+            raise
         finally:
             if self._callback is not None:
                 self._callback(self.userdata)
@@ -642,7 +647,8 @@ class VariableState:
 
 class AsyncInferQueue:
     """A pool of infer requests: ``start_async`` runs on the first idle one, ``set_callback`` sees
-    ``(request, userdata)`` for each completed job, ``wait_all`` waits for every job."""
+    ``(request, userdata)`` for each completed job, ``wait_all`` waits for every job and raises the
+    first error of a failed job (whose callback is not called) or of the callback."""
 
     def __init__(self, compiled: CompiledModel, jobs: int = 0):
         n = jobs if jobs > 0 else int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
@@ -657,7 +663,10 @@ class AsyncInferQueue:
 
     def _done(self, index: int) -> None:
         try:
-            if self._callback is not None:
+            failed = self._requests[index]._error
+            if failed is not None:  # no results to hand the callback: wait_all raises the error
+                self._errors.append(failed)
+            elif self._callback is not None:
                 self._callback(self._requests[index], self._userdata[index])
         except BaseException as exc:  # noqa: BLE001 - surfaced by wait_all
             self._errors.append(exc)
@@ -698,11 +707,12 @@ class AsyncInferQueue:
             return self._idle[0]
 
     def wait_all(self) -> None:
+        """Wait for every job; then raise the first error of a job or of the callback since the
+        last ``wait_all`` (a failed job's callback is not called: it has no results)."""
         with self._cond:
             while len(self._idle) < len(self._requests):
                 self._cond.wait()
-        for r in self._requests:
-            r.wait()
+        futures_wait([r._future for r in self._requests if r._future is not None])
         if self._errors:
             err = self._errors[0]
             self._errors.clear()

@@ -380,3 +380,20 @@ def test_core_level_properties_and_rt_info_values():
         v.astype(int)
     s = ar.Shape([2, 3])
     assert s == [2, 3] and s == (2, 3) and str(s) == "[2,3]" and str(s[1:]) == "[3]" and hash(s) == hash((2, 3))
+
+
+def test_async_queue_reports_a_failed_job_instead_of_calling_back_with_stale_results():
+    """A job that fails while it runs (here a Reshape to a size known only at inference) must not be
+    lost when its request is reused: wait_all raises it once, and its callback is not called (it
+    has no results; the request still holds the previous job's)."""
+    x = ops.parameter([-1], np.float32, name="x")
+    s = ops.parameter([1], np.int64, name="s")
+    q = ar.AsyncInferQueue(ar.compile_model(ar.Model([ops.reshape(x, s, False)], [x, s]), "CPU"), 1)
+    seen = {}
+    q.set_callback(lambda request, userdata: seen.__setitem__(userdata, request.results[0].shape))
+    for i, size in enumerate([6, 4, 6, 6]):  # job 1 asks for 4 elements out of 6
+        q.start_async([np.ones(6, np.float32), np.array([size])], i)
+    with pytest.raises(ar.InferenceInputError, match=r"cannot reshape \(6,\) \(6 elements\) to \[4\]"):
+        q.wait_all()
+    assert seen == {0: (6,), 2: (6,), 3: (6,)}
+    q.wait_all()  # reported once
