@@ -211,3 +211,32 @@ def fails_cleanly(run: Callable[[], object], what: str, seconds: int = 30) -> No
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def check_table(build_one, cases, backend, inputs_for=None, **kw):
+    """Check every case in one model: ``build_one(ops, case, *params)`` builds a case over the
+    Parameters made from ``inputs_for(case)`` (default: ``rand(case[0])``). One model holds every case;
+    when it fails, the cases run one by one to name the failing case."""
+    inputs_for = inputs_for or (lambda c: [rand(c[0])])
+    arrays, spans = [], []
+    for c in cases:
+        xs = inputs_for(c)
+        spans.append((len(arrays), len(xs)))
+        arrays += xs
+
+    def build(ops, *ps):
+        res = []
+        for c, (s, n) in zip(cases, spans):
+            r = build_one(ops, c, *ps[s:s + n])
+            res += r if isinstance(r, list) else [r]
+        return res
+    try:
+        check_op(build, arrays, backend, **kw)
+    except AssertionError:
+        for c in cases:
+            try:
+                check_op(lambda ops, *ps: build_one(ops, c, *ps), inputs_for(c), backend, **kw)
+            except AssertionError as exc:
+                raise AssertionError(f"case {c}: {exc}") from exc
+        raise
+

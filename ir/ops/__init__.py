@@ -26,6 +26,11 @@ FAMILIES = (
     "detection",      # NonMaxSuppression, ROIAlign, GridSample, DeformableConvolution, ...
     "generation",     # Eye, RandomUniform, Multinomial, ...
     "misc",           # Unique, ReverseSequence, Col2Im, ...
+    "space_batch",    # BatchToSpace, SpaceToBatch, ExtractImagePatches, ReorgYolo
+    "color",          # NV12toRGB, NV12toBGR, I420toRGB, I420toBGR
+    "decoding",       # CTCGreedyDecoder, CTCGreedyDecoderSeqLen, GatherTree, CTCLoss, Inverse
+    "embedding",      # EmbeddingBagOffsetsSum, EmbeddingBagPackedSum, EmbeddingSegmentsSum, v15 bags
+    "priors",         # RegionYolo (PriorBox, PriorBoxClustered: not yet)
     "control",        # If, Loop, TensorIterator (ops with sub-graph bodies)
     "sequence",       # arrayrt extension ops for ONNX sequences and optionals
 )

@@ -17,6 +17,13 @@ from arrayrt.errors import ArrayrtError
 FACTORIES: dict[str, Callable[..., Any]] = {}
 
 
+def alias(name: str, target: str) -> None:
+    """Also offer factory ``target`` as ``name`` (OpenVINO has both: ``abs``/``absolute``)."""
+    if name in FACTORIES:
+        raise ArrayrtError(f"factory {name} is defined twice")
+    FACTORIES[name] = FACTORIES[target]
+
+
 def factory(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Register ``fn`` as an ``arrayrt.opset`` factory under its own name."""
     if fn.__name__ in FACTORIES:

@@ -14,7 +14,7 @@ import math
 from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import dtype_of, is_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, register
-from arrayrt.ir.ops.factory import factory, make
+from arrayrt.ir.ops.factory import alias, factory, make
 from arrayrt.ir.shape import INF, Dimension, PartialShape
 from arrayrt.ir.types import Type
 
@@ -1068,3 +1068,6 @@ def bucketize(data, buckets, output_type: str = "i64", with_right_bound: bool = 
 @factory
 def search_sorted(sorted_sequence, values, right_mode: bool = False, name: str | None = None) -> Node:
     return make("SearchSorted", [sorted_sequence, values], {"right_mode": right_mode}, name)
+
+
+alias("cumsum", "cum_sum")  # openvino.opset16's spelling

@@ -17,7 +17,7 @@ from arrayrt.ir.graph import Node
 from arrayrt.ir.ops._xp import dtype_of, erf, is_numpy
 from arrayrt.ir.ops.base import Attr, OpDef, check_float, register, same_as_input
 from arrayrt.ir.ops.eltwise import BinaryOp
-from arrayrt.ir.ops.factory import factory, make
+from arrayrt.ir.ops.factory import alias, factory, make
 from arrayrt.ir.types import Type
 
 from arrayrt.errors import ShapeInferenceError, where
@@ -397,6 +397,8 @@ for _t, _f in (("Negative", "negative"), ("Abs", "absolute"), ("Sqrt", "sqrt"), 
                ("Asin", "asin"), ("Acos", "acos"), ("Atan", "atan"), ("Sinh", "sinh"), ("Cosh", "cosh"),
                ("Asinh", "asinh"), ("Acosh", "acosh"), ("Atanh", "atanh"), ("BitwiseNot", "bitwise_not")):
     _unary_factory(_t, _f)
+alias("abs", "absolute")  # openvino.opset16 has both spellings
+alias("ceil", "ceiling")
 
 
 @factory

@@ -10,7 +10,7 @@ import openvino.opset1 as ov1
 import pytest
 from arrayrt.ir.ops.factory import make
 
-from arrayrt.testing import _check_interop, build_arrayrt, check_op, rand
+from arrayrt.testing import _check_interop, build_arrayrt, check_op, check_table, rand
 
 I64 = np.int64
 DTYPES = [np.float32, np.int32, np.bool_, np.int64]  # f16 separately: array_api_strict lacks it
@@ -27,33 +27,6 @@ def is_ov(ops) -> bool:
 def outs(node):
     """All outputs of a multi-output node, for either builder."""
     return list(node.outputs())
-
-
-def check_table(build_one, cases, backend, inputs_for=None, **kw):
-    """Check every case in one model: ``build_one(ops, case, *params)`` builds a case over the
-    Parameters made from ``inputs_for(case)`` (default: ``rand(case[0])``)."""
-    inputs_for = inputs_for or (lambda c: [rand(c[0])])
-    arrays, spans = [], []
-    for c in cases:
-        xs = inputs_for(c)
-        spans.append((len(arrays), len(xs)))
-        arrays += xs
-
-    def build(ops, *ps):
-        res = []
-        for c, (s, n) in zip(cases, spans):
-            r = build_one(ops, c, *ps[s:s + n])
-            res += r if isinstance(r, list) else [r]
-        return res
-    try:
-        check_op(build, arrays, backend, **kw)
-    except AssertionError:
-        for c in cases:
-            try:
-                check_op(lambda ops, *ps: build_one(ops, c, *ps), inputs_for(c), backend, **kw)
-            except AssertionError as exc:
-                raise AssertionError(f"case {c}: {exc}") from exc
-        raise
 
 
 # --- Reshape ------------------------------------------------------------------------------------
