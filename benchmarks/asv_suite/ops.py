@@ -74,6 +74,10 @@ def _i64(v):
     return np.array(v, np.int64)
 
 
+def _i32(v):
+    return np.array(v, np.int32)
+
+
 def _f32(v):
     return np.array(v, F32)
 
@@ -378,6 +382,36 @@ CASES: dict[str, Callable[[Case], Any]] = {
                                        {"mode": "TF", "min_gram_length": 1, "max_gram_length": 2,
                                         "max_skip_count": 1, "ngram_counts": [0, 2], "ngram_indexes": [0, 1, 2, 3]}),
     "TreeEnsemble": _tree_ensemble,
+    # space/batch, colour conversion, decoding, embedding bags, YOLO heads
+    "BatchToSpace": lambda c: _ops().batch_to_space(c.p([4, 16, 16, 16]), _i64([1, 1, 2, 2]), _i64([0] * 4),
+                                                    _i64([0] * 4)),
+    "SpaceToBatch": lambda c: _ops().space_to_batch(c.p(X), _i64([1, 1, 2, 2]), _i64([0] * 4), _i64([0] * 4)),
+    "ExtractImagePatches": lambda c: _ops().extract_image_patches(c.p(X), [3, 3], [2, 2], [1, 1], "valid"),
+    "ReorgYolo": lambda c: _ops().reorg_yolo(c.p(X), [2]),
+    "NV12toRGB": lambda c: _ops().nv12_to_rgb(c.p([1, 96, 64, 1], low=0, high=255)),
+    "NV12toBGR": lambda c: _ops().nv12_to_bgr(c.p([1, 96, 64, 1], low=0, high=255)),
+    "I420toRGB": lambda c: _ops().i420_to_rgb(c.p([1, 96, 64, 1], low=0, high=255)),
+    "I420toBGR": lambda c: _ops().i420_to_bgr(c.p([1, 96, 64, 1], low=0, high=255)),
+    "GatherTree": lambda c: _ops().gather_tree(c.p([16, 4, 8], np.int32, low=0, high=8),
+                                               c.p([16, 4, 8], np.int32, low=0, high=8), _i32([16] * 4), _i32(0)),
+    "CTCGreedyDecoder": lambda c: _ops().ctc_greedy_decoder(c.p([32, 4, 64]), _f32(np.ones([32, 4]))),
+    "CTCGreedyDecoderSeqLen": lambda c: _ops().ctc_greedy_decoder_seq_len(c.p([4, 32, 64]),
+                                                                          _i32([32, 30, 20, 10])).output(0),
+    "CTCLoss": lambda c: _ops().ctc_loss(c.p([4, 32, 16]), _i32([32] * 4), _i32(np.ones([4, 32]) * 3),
+                                         _i32([8, 6, 4, 2])),
+    "Inverse": lambda c: _ops().inverse(_ops().add(c.p([64, 8, 8]), _f32(np.eye(8) * 4))),
+    "EmbeddingBagOffsetsSum": lambda c: _ops().embedding_bag_offsets_sum(c.p([256, 32]), _i64(np.arange(512) % 256),
+                                                                         _i64(np.arange(0, 512, 8))),
+    "EmbeddingBagOffsets": lambda c: _ops().embedding_bag_offsets(c.p([256, 32]), _i64(np.arange(512) % 256),
+                                                                  _i64(np.arange(0, 512, 8)), reduction="mean"),
+    "EmbeddingBagPackedSum": lambda c: _ops().embedding_bag_packed_sum(c.p([256, 32]),
+                                                                       _i64(np.arange(512).reshape(64, 8) % 256)),
+    "EmbeddingBagPacked": lambda c: _ops().embedding_bag_packed(c.p([256, 32]),
+                                                                _i64(np.arange(512).reshape(64, 8) % 256),
+                                                                reduction="mean"),
+    "EmbeddingSegmentsSum": lambda c: _ops().embedding_segments_sum(c.p([256, 32]), _i64(np.arange(512) % 256),
+                                                                    _i64(np.arange(512) // 8), _i64(64)),
+    "RegionYolo": lambda c: _ops().region_yolo(c.p([1, 125, 13, 13]), 4, 20, 5, True, [], 1, 3),
 }
 
 
